@@ -1,0 +1,69 @@
+// Package ingest is the pipeline every object enters by: streaming decode of bundles, bare objects and
+// arrays, validation, canonical digest, and batched, idempotent writes to the store. Later stages
+// (signature verification, policy, the Merkle log, notification of subscribers) hang off the same
+// pipeline. Nothing here knows about HTTP.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Options control one import.
+type Options struct {
+	// Collection is the id of the collection the objects are added to; "" adds them to none.
+	Collection string
+	// Strict makes the import all or nothing: the first rejected object aborts it and nothing is kept.
+	Strict bool
+	// BatchSize is how many objects go in one transaction (0: DefaultBatchSize).
+	BatchSize int
+	// Progress, when set, is called after every batch with the totals so far.
+	Progress func(Progress)
+	// MaxObjects bounds how many objects one import may hold (0: no bound).
+	MaxObjects int
+}
+
+// DefaultBatchSize is the number of objects written per transaction.
+const DefaultBatchSize = 2000
+
+// Progress is reported as an import advances.
+type Progress struct {
+	BytesRead int64 // input bytes consumed
+	Report
+}
+
+// Report sums up an import.
+type Report struct {
+	Accepted  int // new versions stored
+	Duplicate int // versions already stored with the same content
+	Rejected  int // objects refused: bad input, conflicts, revoked objects
+	// Errors lists the rejected objects, up to MaxReportedErrors; Rejected counts them all.
+	Errors []*ObjectError
+}
+
+// MaxReportedErrors bounds how many rejections a Report lists.
+const MaxReportedErrors = 1000
+
+// ObjectError says which object was rejected and why.
+type ObjectError struct {
+	Index    int    // position of the object in the input, from 0
+	Offset   int64  // byte offset of the object in the input
+	ObjectID string // "" when the id could not be read
+	Err      error  // a *stix.ValidationError, or wraps store.ErrConflict / store.ErrRevoked
+}
+
+func (e *ObjectError) Error() string {
+	id := e.ObjectID
+	if id == "" {
+		id = "(no id)"
+	}
+	return fmt.Sprintf("object %d at byte %d, %s: %v", e.Index, e.Offset, id, e.Err)
+}
+
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// ErrStrict is returned (wrapping the first *ObjectError) when a strict import meets a bad object.
+var ErrStrict = errors.New("strict import aborted: nothing was kept")
+
+// ErrInput is wrapped by errors in the input's framing (not JSON, not a bundle, object or array).
+var ErrInput = errors.New("bad input")
