@@ -65,7 +65,12 @@ func (o *Object) Version() Timestamp {
 
 // Edge is one directed reference. For a relationship object it is source_ref → target_ref with the
 // relationship_type as Type. For every other reference property it is the object's own id → the
-// referenced id, with the property name (such as "created_by_ref" or "object_refs") as Type.
+// referenced id, with the property name (such as "created_by_ref" or "object_refs") as Type. That
+// includes references nested in the object, named by their own member name: "marking_ref" (granular
+// markings), "body_raw_ref" (MIME parts), "contains_refs" (archive-ext), "object_ref" (ATT&CK's
+// x_mitre_contents)... and "extensions" for the extension-definitions an object uses. References in
+// the deprecated observed-data "objects" container are local to it and make no Edge. Edges are
+// listed once each.
 type Edge struct {
 	Source string
 	Target string
@@ -73,7 +78,7 @@ type Edge struct {
 }
 
 // Observable is a normalised value carried by an object, such as ("ipv4-addr", "198.51.100.7") or
-// ("file:hashes.SHA-256", "<lower-case hex>"). Kind names are listed in observables.go.
+// ("hash:SHA-256", "<lower-case hex>"). Kind names are listed in observables.go.
 type Observable struct {
 	Kind  string
 	Value string

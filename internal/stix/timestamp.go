@@ -22,16 +22,49 @@ func ParseTimestamp(s string) (Timestamp, error) {
 	if !timestampShape(s) {
 		return Timestamp{}, errorf(ErrTimestamp, "%q is not of the form YYYY-MM-DDTHH:MM:SS[.s+]Z", s)
 	}
-	// time.Parse accepts at most 9 fractional digits; the extra ones only matter to Key.
-	p := s
-	if dot := strings.IndexByte(s, '.'); dot >= 0 && len(s)-dot-2 > 9 {
-		p = s[:dot+10] + "Z"
+	// The shape is known, so the fields are read directly (time.Parse is much slower); digits
+	// beyond the ninth only matter to Key.
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range s[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
 	}
-	t, err := time.Parse(time.RFC3339Nano, p)
-	if err != nil {
-		return Timestamp{}, errorf(ErrTimestamp, "%q: %v", s, err)
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	nsec := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		frac = frac[1:]
+		for i := 0; i < 9; i++ {
+			nsec *= 10
+			if i < len(frac) {
+				nsec += int(frac[i] - '0')
+			}
+		}
 	}
-	return Timestamp{text: s, t: t}, nil
+	switch {
+	case month < 1 || month > 12:
+		return Timestamp{}, errorf(ErrTimestamp, "%q: month out of range", s)
+	case day < 1 || day > daysIn(time.Month(month), year):
+		return Timestamp{}, errorf(ErrTimestamp, "%q: day out of range", s)
+	case hour > 23 || minute > 59 || sec > 59:
+		return Timestamp{}, errorf(ErrTimestamp, "%q: time of day out of range", s)
+	}
+	return Timestamp{text: s, t: time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)}, nil
+}
+
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // MustTimestamp is ParseTimestamp for constants in code and tests; it panics on bad input.
@@ -98,22 +131,56 @@ func (t Timestamp) Key() string {
 	if t.text == "" {
 		return ""
 	}
-	base := t.text[:19]
-	frac := ""
-	if dot := strings.IndexByte(t.text, '.'); dot >= 0 {
-		frac = t.text[dot+1 : len(t.text)-1]
-	}
+	frac := t.frac()
 	if len(frac) > 9 {
 		frac = strings.TrimRight(frac, "0")
 	}
-	for len(frac) < 9 {
-		frac += "0"
+	b := make([]byte, 0, 20+max(9, len(frac)))
+	b = append(b, t.text[:19]...)
+	b = append(b, '.')
+	b = append(b, frac...)
+	for len(b) < 29 {
+		b = append(b, '0')
 	}
-	return base + "." + frac
+	return string(b)
 }
 
-// Compare orders two timestamps chronologically, with the precision of their text.
-func (t Timestamp) Compare(u Timestamp) int { return strings.Compare(t.Key(), u.Key()) }
+// frac returns the fractional-second digits of the text.
+func (t Timestamp) frac() string {
+	if dot := strings.IndexByte(t.text, '.'); dot >= 0 {
+		return t.text[dot+1 : len(t.text)-1]
+	}
+	return ""
+}
+
+// Compare orders two timestamps chronologically, with the precision of their text. It agrees
+// with comparing their Keys, without building them.
+func (t Timestamp) Compare(u Timestamp) int {
+	switch {
+	case t.text == "" || u.text == "":
+		return strings.Compare(t.text, u.text)
+	}
+	if c := strings.Compare(t.text[:19], u.text[:19]); c != 0 {
+		return c
+	}
+	a, b := t.frac(), u.frac()
+	for i := 0; i < len(a) || i < len(b); i++ {
+		x, y := byte('0'), byte('0')
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
 
 // Equal reports whether two timestamps name the same instant (their texts may differ).
-func (t Timestamp) Equal(u Timestamp) bool { return t.Key() == u.Key() }
+func (t Timestamp) Equal(u Timestamp) bool { return t.Compare(u) == 0 }
