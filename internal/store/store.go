@@ -84,6 +84,10 @@ type Batch struct {
 	// A duplicate version not yet in the collection is added to it (and still reported duplicate).
 	Collection string
 	Versions   []NewVersion
+	// Strict makes the batch all or nothing: if any version would be rejected, Write stores nothing,
+	// reports every version's Outcome (the rejected ones with their Err) and returns an error wrapping
+	// the first rejection's Err.
+	Strict bool
 }
 
 // Version is one stored version of an object: the row, not the decoded object.
