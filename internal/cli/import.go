@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/renkei-cti/renkei/internal/ingest"
+)
+
+// maxRejectedLines bounds the "rejected: …" lines one import prints.
+const maxRejectedLines = 20
+
+func runImport(ctx context.Context, e *env, args []string) (err error) {
+	f := newFlags(e, "import", "renkei import [--data DIR] [--collection C] [--strict] FILE|- ...",
+		`Import STIX 2.1 (or 2.0) content: a bundle, a single object or a JSON array of objects per file;
+"-" reads stdin. Objects already stored with the same content count as duplicates.
+Prints "accepted N, duplicate N, rejected N" and one line on stderr per rejected object (the first
+`+fmt.Sprint(maxRejectedLines)+`). With --strict a file is imported all or nothing: its first bad object aborts it.
+Exit status: 0 when every object was accepted or a duplicate, 1 when any was rejected or a file
+could not be read.`)
+	dir := f.dataDir()
+	collection := f.String("collection", "", "also add the objects to this `collection` (alias or id)")
+	strict := f.Bool("strict", false, "import each file all or nothing")
+	files, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usageError("import", "import needs at least one file, or - for stdin")
+	}
+	if n := countStdin(files); n > 1 {
+		return usageError("import", "stdin (-) can be read only once, found it %d times", n)
+	}
+	st, err := openNode(ctx, *dir, e.logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore(st, &err)
+	opt := ingest.Options{Strict: *strict}
+	if *collection != "" {
+		c, err := findCollection(ctx, st, *collection)
+		if err != nil {
+			return err
+		}
+		opt.Collection = c.ID
+	}
+	im := ingest.New(st, e.logger)
+	var total ingest.Report
+	printed := 0
+	reportRejected := func(name string, rep ingest.Report) {
+		for _, oe := range rep.Errors {
+			if printed == maxRejectedLines {
+				break
+			}
+			printed++
+			if len(files) > 1 {
+				fmt.Fprintf(e.stderr, "rejected: %s: %v\n", name, oe)
+			} else {
+				fmt.Fprintf(e.stderr, "rejected: %v\n", oe)
+			}
+		}
+	}
+	var runErr error
+	for _, name := range files {
+		rep, err := importOne(ctx, e, im, name, opt)
+		total.Accepted += rep.Accepted
+		total.Duplicate += rep.Duplicate
+		total.Rejected += rep.Rejected
+		reportRejected(name, rep)
+		if err != nil {
+			runErr = err
+			break
+		}
+	}
+	if more := total.Rejected - printed; more > 0 && printed > 0 {
+		fmt.Fprintf(e.stderr, "rejected: … and %d more\n", more)
+	}
+	fmt.Fprintf(e.stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
+	switch {
+	case runErr != nil:
+		return runErr
+	case total.Rejected > 0:
+		return withHint(fmt.Errorf("%d objects were rejected", total.Rejected),
+			"the lines starting with 'rejected:' say which object and why; the other objects were kept")
+	}
+	return nil
+}
+
+func countStdin(files []string) int {
+	n := 0
+	for _, f := range files {
+		if f == "-" {
+			n++
+		}
+	}
+	return n
+}
+
+// importOne imports one file (or stdin), showing progress when stderr is a terminal.
+func importOne(ctx context.Context, e *env, im *ingest.Importer, name string, opt ingest.Options) (ingest.Report, error) {
+	var r io.Reader
+	size := int64(-1)
+	label := name
+	if name == "-" {
+		r, label = e.stdin, "stdin"
+	} else {
+		fh, err := os.Open(name)
+		if err != nil {
+			return ingest.Report{}, withHint(fmt.Errorf("import: %w", err), "give the path of a JSON file, or - to read stdin")
+		}
+		defer fh.Close()
+		if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		r = fh
+	}
+	var bar *progressBar
+	if isTerminal(e.stderr) {
+		bar = &progressBar{w: e.stderr, label: label, total: size}
+		opt.Progress = bar.update
+	}
+	rep, err := im.Import(ctx, r, opt)
+	if bar != nil {
+		bar.clear()
+	}
+	if err != nil {
+		var hint string
+		switch {
+		case errors.Is(err, ingest.ErrStrict):
+			hint = "with --strict nothing from this file was kept; fix the object and import the file again"
+		case errors.Is(err, ingest.ErrInput):
+			hint = "renkei imports a STIX bundle, a single STIX object or a JSON array of objects"
+		}
+		err = fmt.Errorf("import %s: %w", label, err)
+		if hint != "" {
+			err = withHint(err, hint)
+		}
+	}
+	return rep, err
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressBar draws one line on a terminal, redrawn on every update.
+type progressBar struct {
+	w     io.Writer
+	label string
+	total int64 // bytes; -1 when unknown
+	drawn bool
+}
+
+const barWidth = 30
+
+func (b *progressBar) update(p ingest.Progress) {
+	fmt.Fprint(b.w, "\r\x1b[K"+b.line(p))
+	b.drawn = true
+}
+
+// line renders the progress line.
+func (b *progressBar) line(p ingest.Progress) string {
+	counts := fmt.Sprintf("accepted %d, duplicate %d, rejected %d", p.Accepted, p.Duplicate, p.Rejected)
+	if b.total <= 0 {
+		return fmt.Sprintf("%s: %s read, %s", b.label, humanBytes(p.BytesRead), counts)
+	}
+	frac := min(float64(p.BytesRead)/float64(b.total), 1)
+	filled := int(frac * barWidth)
+	return fmt.Sprintf("%s [%s%s] %3.0f%% %s/%s, %s", b.label,
+		strings.Repeat("#", filled), strings.Repeat(" ", barWidth-filled), frac*100,
+		humanBytes(p.BytesRead), humanBytes(b.total), counts)
+}
+
+func (b *progressBar) clear() {
+	if b.drawn {
+		fmt.Fprint(b.w, "\r\x1b[K")
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,28 @@
+package server
+
+import (
+	"net/http"
+)
+
+// routes registers every route of the node. Collections and other resources are data, not routes:
+// a route names a kind of resource, and its handler looks the resource up per request.
+func (s *Server) routes() {
+	s.handle("GET /healthz", s.handleHealthz)
+	s.mux.Handle("GET /metrics", s.metrics.handler(s.logger))
+}
+
+// handle registers an error-returning handler.
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.adapt(h))
+}
+
+// handleHealthz answers 200 when the node can reach its store, 503 when it cannot.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.store.NodeInfo(r.Context()); err != nil {
+		return &HTTPError{Status: http.StatusServiceUnavailable, Title: "store unavailable", Err: err}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write([]byte(`{"status":"ok"}` + "\n"))
+	return err
+}
