@@ -7,6 +7,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Options control one import.
@@ -53,11 +54,16 @@ type ObjectError struct {
 }
 
 func (e *ObjectError) Error() string {
-	id := e.ObjectID
-	if id == "" {
-		id = "(no id)"
+	msg := e.Err.Error()
+	switch {
+	case e.ObjectID != "" && strings.HasPrefix(msg, e.ObjectID):
+		// A validation error names the object already.
+	case e.ObjectID != "":
+		msg = e.ObjectID + ": " + msg
+	default:
+		msg = "(no id): " + msg
 	}
-	return fmt.Sprintf("object %d at byte %d, %s: %v", e.Index, e.Offset, id, e.Err)
+	return fmt.Sprintf("object %d at byte %d, %s", e.Index, e.Offset, msg)
 }
 
 func (e *ObjectError) Unwrap() error { return e.Err }
