@@ -80,6 +80,7 @@ Settings come from the defaults, then the --config file, then $RENKEI_DATA, then
 		if err != nil {
 			return err
 		}
+		cfg.DataDir = dir
 	} else {
 		if st, err = openNode(ctx, cfg.DataDir, logger); err != nil {
 			return err
