@@ -159,11 +159,17 @@ type Objects interface {
 	List(ctx context.Context, f Filter, after Cursor, limit int) (Page, error)
 	// Scan streams every version matching f in the same order as List, without holding them all.
 	Scan(ctx context.Context, f Filter) iter.Seq2[Version, error]
-	// Related returns the edges from or to id among the latest versions of objects.
+	// Related returns the edges from or to id among the latest versions of objects, but for those
+	// whose type HubEdge names.
 	Related(ctx context.Context, id string) ([]stix.Edge, error)
 	// FindObservable returns the ids of objects whose latest version carries the observable.
 	FindObservable(ctx context.Context, o stix.Observable) ([]string, error)
 }
+
+// HubEdge reports whether Related leaves out edges of type typ: created_by_ref and
+// object_marking_refs. Nearly every object has them, so they would tie everything to a handful of
+// identities and marking definitions; the version's CreatedByRef and its bytes answer them instead.
+func HubEdge(typ string) bool { return typ == "created_by_ref" || typ == "object_marking_refs" }
 
 // Collection is a TAXII collection.
 type Collection struct {

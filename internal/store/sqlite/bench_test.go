@@ -52,46 +52,54 @@ func benchObjects(b *testing.B, n int, rng *rand.Rand) []store.NewVersion {
 	return vs
 }
 
-// BenchmarkWrite measures durable batched writes of new objects (one op is one batch of 2000).
+// BenchmarkWrite measures durable batched writes of new objects (one op is one batch), with and
+// without a collection, in batches of ingest's default size and of the recommended 10,000.
 func BenchmarkWrite(b *testing.B) {
-	for _, withColl := range []bool{true, false} {
-		b.Run(fmt.Sprintf("collection=%t", withColl), func(b *testing.B) {
-			s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
-			coll := ""
-			if withColl {
-				coll = uuid.NewString()
-				if err := s.CreateCollection(b.Context(), store.Collection{ID: coll, Title: "bench"}); err != nil {
-					b.Fatal(err)
-				}
+	for _, batch := range []int{benchBatch, 10000} {
+		for _, withColl := range []bool{true, false} {
+			name := fmt.Sprintf("collection=%t", withColl)
+			if batch != benchBatch {
+				name += fmt.Sprintf("/batch=%d", batch)
 			}
-			rng := rand.New(rand.NewPCG(1, 2))
-			// Objects are built ahead, outside the timer, a few batches at a time.
-			pool := benchObjects(b, 8*benchBatch, rng)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := cpuTime()
-			for i := range b.N {
-				if i > 0 && i%8 == 0 {
-					b.StopTimer()
-					c := cpuTime()
-					pool = benchObjects(b, 8*benchBatch, rng)
-					cpu0 += cpuTime() - c
-					b.StartTimer()
-				}
-				vs := pool[(i%8)*benchBatch : (i%8+1)*benchBatch]
-				out, err := s.Write(b.Context(), store.Batch{Collection: coll, Versions: vs})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if out[0].Status != store.StatusAdded {
-					b.Fatalf("status %v: %v", out[0].Status, out[0].Err)
-				}
-			}
-			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "objects/s")
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*benchBatch)/1e3, "cpu-µs/object")
-
-		})
+			b.Run(name, func(b *testing.B) { benchWrite(b, batch, withColl) })
+		}
 	}
+}
+
+func benchWrite(b *testing.B, batch int, withColl bool) {
+	s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
+	coll := ""
+	if withColl {
+		coll = uuid.NewString()
+		if err := s.CreateCollection(b.Context(), store.Collection{ID: coll, Title: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Objects are built ahead, outside the timer, a few batches at a time.
+	pool := benchObjects(b, 8*batch, rng)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		if i > 0 && i%8 == 0 {
+			b.StopTimer()
+			c := cpuTime()
+			pool = benchObjects(b, 8*batch, rng)
+			cpu0 += cpuTime() - c
+			b.StartTimer()
+		}
+		vs := pool[(i%8)*batch : (i%8+1)*batch]
+		out, err := s.Write(b.Context(), store.Batch{Collection: coll, Versions: vs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out[0].Status != store.StatusAdded {
+			b.Fatalf("status %v: %v", out[0].Status, out[0].Err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*batch)/1e3, "cpu-µs/object")
 }
 
 // BenchmarkWriteDuplicates measures re-importing objects already stored (one op is one batch of 2000).

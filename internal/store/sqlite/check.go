@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -26,13 +27,13 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		dst   *int64
 		query string
 	}{
-		{&st.Objects, `SELECT count(*) FROM objects`},
-		{&st.Versions, `SELECT count(*) FROM object_versions`},
-		{&st.Revoked, `SELECT count(*) FROM objects WHERE revoked`},
+		{&st.Objects, `SELECT coalesce(sum(objects), 0) FROM object_counts`},
+		{&st.Versions, `SELECT count(*) FROM id_keys`},
+		{&st.Revoked, `SELECT coalesce(sum(revoked), 0) FROM object_counts`},
 		{&st.Collections, `SELECT count(*) FROM collections`},
 		{&st.Memberships, `SELECT count(*) FROM collection_objects`},
-		{&st.Relationships, `SELECT count(*) FROM relationships`},
-		{&st.Observables, `SELECT count(*) FROM observables`},
+		{&st.Relationships, `SELECT count(*) FROM edge_keys WHERE ref & 1 = 0`},
+		{&st.Observables, `SELECT count(*) FROM observable_keys`},
 		{&st.Organisations, `SELECT count(*) FROM organisations`},
 		{&st.Users, `SELECT count(*) FROM users`},
 	}
@@ -41,7 +42,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 			return st, fmt.Errorf("sqlite: stats: %s: %w", c.query, err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT type, count(*) FROM objects GROUP BY type`)
+	rows, err := tx.QueryContext(ctx, `SELECT type, objects FROM object_counts WHERE objects > 0`)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats by type: %w", err)
 	}
@@ -124,6 +125,7 @@ func (c *checker) rowsProblem(query, format string) error {
 }
 
 // Check verifies the store's integrity in one read transaction and reports every problem it finds.
+// Its memory does not grow with the store: it streams every table in the order of a key.
 func (s *Store) Check(ctx context.Context) (store.CheckReport, error) {
 	var rep store.CheckReport
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -132,8 +134,13 @@ func (s *Store) Check(ctx context.Context) (store.CheckReport, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo
 	c := &checker{ctx: ctx, tx: tx}
+	var want keySums
 	steps := []func(*checker) error{
-		checkSQLite, checkSchema, checkObjects, checkVersions(&rep.VersionsChecked), checkCollections, checkEdges,
+		checkSQLite, checkSchema,
+		func(c *checker) error { return checkVersions(c, &rep.VersionsChecked, &want) },
+		checkObjects,
+		func(c *checker) error { return checkKeys(c, &want) },
+		checkCollections,
 	}
 	for _, step := range steps {
 		if err := step(c); err != nil {
@@ -197,116 +204,387 @@ func checkSchema(c *checker) error {
 	return nil
 }
 
-// checkObjects compares the objects table with object_versions.
-func checkObjects(c *checker) error {
-	if err := c.rowsProblem(`SELECT o.id FROM objects o LEFT JOIN object_versions v ON v.vid = o.latest_vid
-		WHERE v.vid IS NULL`, "objects: %s: its latest version is missing"); err != nil {
-		return err
+// keySum is an order-independent digest of a set of keys: their count and the sum of a mix of each.
+// Check computes it from the versions and from the key table and compares the two.
+type keySum struct {
+	n   int64
+	sum uint64
+}
+
+func (s *keySum) add(k key) {
+	s.n++
+	s.sum += mix64(uint64(k.hash) ^ mix64(uint64(k.ref)))
+}
+
+// mix64 is the finaliser of SplitMix64.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// keySums are the expected digests of id_keys, edge_keys and observable_keys.
+type keySums struct{ ids, edges, obs keySum }
+
+// versionKeys returns the keys a version row should have.
+func versionKeys(vid, idHash int64, edgesBlob, obsBlob []byte) (ids, edges, obs []key, err error) {
+	es, err := decodeEdges(edgesBlob)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := c.rowsProblem(`SELECT o.id FROM objects o JOIN object_versions v ON v.vid = o.latest_vid
-		WHERE v.oid != o.oid OR v.version_key != o.latest_key`,
-		"objects: %s: its latest version belongs to another object or has another key"); err != nil {
-		return err
+	os, err := decodeObservables(obsBlob)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := c.each(`SELECT o.id, o.latest_key, max(v.version_key) FROM objects o JOIN object_versions v ON v.oid = o.oid
-		GROUP BY o.oid HAVING max(v.version_key) != o.latest_key`, func(r *sql.Rows) error {
-		var id, latest, maxKey string
-		if err := r.Scan(&id, &latest, &maxKey); err != nil {
-			return err
-		}
-		c.add("objects: %s: latest version is recorded as %q but the greatest stored is %q", id, latest, maxKey)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := c.each(`SELECT o.id, o.revoked, coalesce(o.revoked_key, ''), o.revoked_key IS NULL,
-			(SELECT coalesce(min(v.version_key), '') FROM object_versions v WHERE v.oid = o.oid AND v.revoked),
-			EXISTS (SELECT 1 FROM object_versions v WHERE v.oid = o.oid AND v.revoked)
-		FROM objects o`, func(r *sql.Rows) error {
-		var (
-			id, key, minKey  string
-			revoked, keyNull bool
-			anyRevoked       bool
-		)
-		if err := r.Scan(&id, &revoked, &key, &keyNull, &minKey, &anyRevoked); err != nil {
-			return err
-		}
-		switch {
-		case revoked != anyRevoked:
-			c.add("objects: %s: revoked is %t but %s", id, revoked, map[bool]string{
-				true: "a stored version is revoked", false: "no stored version is revoked"}[anyRevoked])
-		case revoked && (keyNull || key != minKey):
-			c.add("objects: %s: revoked at version %q but the earliest revoked version is %q", id, key, minKey)
-		case !revoked && !keyNull:
-			c.add("objects: %s: not revoked but has a revoked version key %q", id, key)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	return c.rowsProblem(`SELECT 'version row ' || v.vid || ' (object row ' || v.oid || ')' FROM object_versions v
-		LEFT JOIN objects o ON o.oid = v.oid WHERE o.oid IS NULL`, "object_versions: %s has no objects row")
+	return []key{{idHash, vid}}, appendEdgeKeys(nil, vid, es), appendObsKeys(nil, vid, os), nil
 }
 
 // checkVersions reads every version: its bytes must be a JSON object whose id, type, created and
-// modified match the row, and stored times must increase with the sequence.
-func checkVersions(count *int64) func(c *checker) error {
-	return func(c *checker) error {
-		var lastVid, lastStored int64
-		return c.each(`SELECT v.vid, coalesce(o.id, ''), coalesce(o.type, ''), v.created, v.modified, v.version_key,
-				v.stored_at, v.digest, v.raw
-			FROM object_versions v LEFT JOIN objects o ON o.oid = v.oid ORDER BY v.vid`, func(r *sql.Rows) error {
-			var (
-				vid, stored                     int64
-				id, typ, created, modified, key string
-				digest, raw                     []byte
-			)
-			if err := r.Scan(&vid, &id, &typ, &created, &modified, &key, &stored, &digest, &raw); err != nil {
+// modified match the row, its digest and hashes must be right, its edges and observables readable,
+// and stored times must increase with the sequence. It sums the keys the versions should have.
+func checkVersions(c *checker, count *int64, want *keySums) error {
+	var lastVid, lastStored int64
+	return c.each(`SELECT vid, id_hash, id, type, created, modified, version_key, stored_at, digest, edges, observables, raw
+		FROM object_versions ORDER BY vid`, func(r *sql.Rows) error {
+		var (
+			vid, hash, stored                  int64
+			id, typ, created, modified, vkey   string
+			digest, edgesBlob, obsBlob, rawRow []byte
+		)
+		if err := r.Scan(&vid, &hash, &id, &typ, &created, &modified, &vkey, &stored, &digest, &edgesBlob, &obsBlob, &rawRow); err != nil {
+			return err
+		}
+		*count++
+		where := fmt.Sprintf("version row %d (%s %s)", vid, id, vkey)
+		if lastVid != 0 && stored <= lastStored {
+			c.add("object_versions: %s: stored at %d µs, not after the previous version (%d µs)", where, stored, lastStored)
+		}
+		lastVid, lastStored = vid, stored
+		if hash != idHash(id) {
+			c.add("object_versions: %s: wrong id hash", where)
+		}
+		ids, edges, obs, err := versionKeys(vid, hash, edgesBlob, obsBlob)
+		if err != nil {
+			c.add("object_versions: %s: %v", where, err)
+		}
+		for _, k := range ids {
+			want.ids.add(k)
+		}
+		for _, k := range edges {
+			want.edges.add(k)
+		}
+		for _, k := range obs {
+			want.obs.add(k)
+		}
+		if d, err := stix.Digest(rawRow); err != nil {
+			c.add("object_versions: %s: stored bytes: %v", where, err)
+		} else if !bytes.Equal(d[:], digest) {
+			c.add("object_versions: %s: the digest does not match the stored bytes", where)
+		}
+		props, err := topLevel(rawRow, "id", "type", "created", "modified")
+		if err != nil {
+			c.add("object_versions: %s: stored bytes: %v", where, err)
+			return nil
+		}
+		if props["id"] != id {
+			c.add("object_versions: %s: stored bytes have id %q", where, props["id"])
+		}
+		if props["type"] != typ {
+			c.add("object_versions: %s: stored bytes have type %q, the row %q", where, props["type"], typ)
+		}
+		if props["created"] != created || props["modified"] != modified {
+			c.add("object_versions: %s: stored bytes have created %q and modified %q, the row %q and %q",
+				where, props["created"], props["modified"], created, modified)
+		}
+		wantKey := ""
+		for _, t := range []string{modified, created} {
+			if t != "" {
+				ts, err := stix.ParseTimestamp(t)
+				if err != nil {
+					c.add("object_versions: %s: %v", where, err)
+				}
+				wantKey = ts.Key()
+				break
+			}
+		}
+		if vkey != wantKey {
+			c.add("object_versions: %s: version key should be %q", where, wantKey)
+		}
+		return nil
+	})
+}
+
+// checkObjects walks the versions of each id, in the order of id_keys: one of them, the one with the
+// greatest key, must be marked latest, they must share a type, and object_counts must count the ids
+// and the revoked ones.
+func checkObjects(c *checker) error {
+	type objVersion struct {
+		key             string
+		typ             string
+		latest, revoked bool
+	}
+	type counts struct{ objects, revoked int64 }
+	found := map[string]*counts{}
+	var (
+		curHash int64
+		group   = map[string][]objVersion{} // the versions of each id with hash curHash
+	)
+	flush := func() {
+		for id, vs := range group {
+			latest, maxKey := -1, ""
+			revoked := false
+			for i, v := range vs {
+				if v.latest {
+					if latest >= 0 {
+						c.add("objects: %s: versions %q and %q are both marked latest", id, vs[latest].key, v.key)
+					}
+					latest = i
+				}
+				if i == 0 || v.key > maxKey {
+					maxKey = v.key
+				}
+				if v.typ != vs[0].typ {
+					c.add("objects: %s: versions of types %q and %q", id, vs[0].typ, v.typ)
+				}
+				revoked = revoked || v.revoked
+			}
+			switch {
+			case latest < 0:
+				c.add("objects: %s: no version is marked latest", id)
+			case vs[latest].key != maxKey:
+				c.add("objects: %s: version %q is marked latest but the greatest stored is %q", id, vs[latest].key, maxKey)
+			}
+			n := found[vs[0].typ]
+			if n == nil {
+				n = &counts{}
+				found[vs[0].typ] = n
+			}
+			n.objects++
+			if revoked {
+				n.revoked++
+			}
+		}
+		clear(group)
+	}
+	err := c.each(`SELECT k.hash, k.vid, v.vid IS NULL, coalesce(v.id, ''), coalesce(v.type, ''), coalesce(v.version_key, ''),
+			coalesce(v.latest, 0), coalesce(v.revoked, 0)
+		FROM id_keys k LEFT JOIN object_versions v ON v.vid = k.vid ORDER BY k.hash, k.vid`, func(r *sql.Rows) error {
+		var (
+			hash, vid       int64
+			missing         bool
+			id, typ, vkey   string
+			latest, revoked bool
+		)
+		if err := r.Scan(&hash, &vid, &missing, &id, &typ, &vkey, &latest, &revoked); err != nil {
+			return err
+		}
+		if missing {
+			c.add("id_keys: key %d of version row %d: the version is missing", hash, vid)
+			return nil
+		}
+		if hash != curHash {
+			flush()
+			curHash = hash
+		}
+		group[id] = append(group[id], objVersion{key: vkey, typ: typ, latest: latest, revoked: revoked})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	flush()
+	recorded := map[string]counts{}
+	if err := c.each(`SELECT type, objects, revoked FROM object_counts`, func(r *sql.Rows) error {
+		var (
+			typ string
+			n   counts
+		)
+		if err := r.Scan(&typ, &n.objects, &n.revoked); err != nil {
+			return err
+		}
+		recorded[typ] = n
+		return nil
+	}); err != nil {
+		return err
+	}
+	for typ := range found {
+		if _, ok := recorded[typ]; !ok {
+			recorded[typ] = counts{}
+		}
+	}
+	for typ, rec := range recorded {
+		var f counts
+		if p := found[typ]; p != nil {
+			f = *p
+		}
+		if rec != f {
+			c.add("object_counts: %s: %d objects and %d revoked recorded, %d and %d stored", typ, rec.objects, rec.revoked, f.objects, f.revoked)
+		}
+	}
+	return nil
+}
+
+// checkKeys compares each key table with the keys the versions should have. When they differ, it
+// looks for the keys that are wrong or missing, to name them.
+func checkKeys(c *checker, want *keySums) error {
+	tables := []struct {
+		name string
+		want keySum
+	}{
+		{"id_keys", want.ids}, {"edge_keys", want.edges}, {"observable_keys", want.obs},
+	}
+	for _, t := range tables {
+		var got keySum
+		ref := "ref"
+		if t.name == "id_keys" {
+			ref = "vid"
+		}
+		if err := c.each(`SELECT hash, `+ref+` FROM `+t.name, func(r *sql.Rows) error {
+			var k key
+			if err := r.Scan(&k.hash, &k.ref); err != nil {
 				return err
 			}
-			*count++
-			where := fmt.Sprintf("version row %d (%s %s)", vid, id, key)
-			if lastVid != 0 && stored <= lastStored {
-				c.add("object_versions: %s: stored at %d µs, not after the previous version (%d µs)", where, stored, lastStored)
-			}
-			lastVid, lastStored = vid, stored
-			if d, err := stix.Digest(raw); err != nil {
-				c.add("object_versions: %s: stored bytes: %v", where, err)
-			} else if !bytes.Equal(d[:], digest) {
-				c.add("object_versions: %s: the digest does not match the stored bytes", where)
-			}
-			props, err := topLevel(raw, "id", "type", "created", "modified")
-			if err != nil {
-				c.add("object_versions: %s: stored bytes: %v", where, err)
-				return nil
-			}
-			if props["id"] != id {
-				c.add("object_versions: %s: stored bytes have id %q", where, props["id"])
-			}
-			if props["type"] != typ {
-				c.add("object_versions: %s: stored bytes have type %q, the row %q", where, props["type"], typ)
-			}
-			if props["created"] != created || props["modified"] != modified {
-				c.add("object_versions: %s: stored bytes have created %q and modified %q, the row %q and %q",
-					where, props["created"], props["modified"], created, modified)
-			}
-			want := ""
-			for _, t := range []string{modified, created} {
-				if t != "" {
-					ts, err := stix.ParseTimestamp(t)
-					if err != nil {
-						c.add("object_versions: %s: %v", where, err)
-					}
-					want = ts.Key()
-					break
-				}
-			}
-			if key != want {
-				c.add("object_versions: %s: version key should be %q", where, want)
-			}
+			got.add(k)
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		if got == t.want {
+			continue
+		}
+		c.add("%s: %d keys, and %d expected from the versions; they differ", t.name, got.n, t.want.n)
+		if err := findBadKeys(c, t.name, ref); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// findBadKeys names the keys of a table that no version has, and the keys versions have that the
+// table lacks.
+func findBadKeys(c *checker, table, ref string) error {
+	expected := func(vid, idHash int64, edgesBlob, obsBlob []byte) []key {
+		ids, edges, obs, err := versionKeys(vid, idHash, edgesBlob, obsBlob)
+		if err != nil {
+			return nil // reported by checkVersions
+		}
+		switch table {
+		case "id_keys":
+			return ids
+		case "edge_keys":
+			return edges
+		}
+		return obs
+	}
+	// Keys the table has: each must be one its version should have.
+	var vidOf func(ref int64) int64
+	switch table {
+	case "id_keys":
+		vidOf = func(ref int64) int64 { return ref }
+	case "edge_keys":
+		vidOf = func(ref int64) int64 { vid, _, _ := edgeRefParts(ref); return vid }
+	default:
+		vidOf = func(ref int64) int64 { vid, _ := obsRefParts(ref); return vid }
+	}
+	lookup, err := c.tx.PrepareContext(c.ctx, `SELECT id_hash, edges, observables FROM object_versions WHERE vid = ?`)
+	if err != nil {
+		return err
+	}
+	defer lookup.Close()
+	if err := c.each(`SELECT hash, `+ref+` FROM `+table, func(r *sql.Rows) error {
+		var k key
+		if err := r.Scan(&k.hash, &k.ref); err != nil {
+			return err
+		}
+		vid := vidOf(k.ref)
+		var (
+			h         int64
+			eb, obBlb []byte
+		)
+		switch err := lookup.QueryRowContext(c.ctx, vid).Scan(&h, &eb, &obBlb); {
+		case errors.Is(err, sql.ErrNoRows):
+			c.add("%s: key %d %d: version row %d is missing", table, k.hash, k.ref, vid)
+			return nil
+		case err != nil:
+			return err
+		}
+		if !slices.Contains(expected(vid, h, eb, obBlb), k) {
+			c.add("%s: key %d %d: version row %d has no such key", table, k.hash, k.ref, vid)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Keys the versions should have: each must be in the table.
+	probe, err := c.tx.PrepareContext(c.ctx, `SELECT count(*) FROM `+table+` WHERE hash = ? AND `+ref+` = ?`)
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	return c.each(`SELECT vid, id, id_hash, edges, observables FROM object_versions ORDER BY vid`, func(r *sql.Rows) error {
+		var (
+			vid, h    int64
+			id        string
+			eb, obBlb []byte
+		)
+		if err := r.Scan(&vid, &id, &h, &eb, &obBlb); err != nil {
+			return err
+		}
+		for _, k := range expected(vid, h, eb, obBlb) {
+			var n int
+			if err := probe.QueryRowContext(c.ctx, k.hash, k.ref).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				c.add("%s: version row %d (%s) lacks its key %d %d", table, vid, id, k.hash, k.ref)
+			}
+		}
+		return nil
+	})
+}
+
+// checkCollections verifies that every membership belongs to a collection and a stored version, and
+// that no date_added passes its collection's recorded last value (the next one given must be greater
+// than every date_added in the collection).
+func checkCollections(c *checker) error {
+	if err := c.each(`SELECT m.cid, m.date_added, m.vid, coll.cid IS NULL, v.vid IS NULL
+		FROM collection_objects m LEFT JOIN collections coll ON coll.cid = m.cid
+		LEFT JOIN object_versions v ON v.vid = m.vid
+		WHERE coll.cid IS NULL OR v.vid IS NULL`, func(r *sql.Rows) error {
+		var (
+			cid, added, vid         int64
+			noCollection, noVersion bool
+		)
+		if err := r.Scan(&cid, &added, &vid, &noCollection, &noVersion); err != nil {
+			return err
+		}
+		if noCollection {
+			c.add("collection_objects: version row %d added at %d µs: collection row %d is missing", vid, added, cid)
+		}
+		if noVersion {
+			c.add("collection_objects: version row %d added at %d µs to collection row %d: the version is missing", vid, added, cid)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.each(`SELECT coll.id, coll.last_date_added, (SELECT max(m.date_added) FROM collection_objects m WHERE m.cid = coll.cid)
+		FROM collections coll`, func(r *sql.Rows) error {
+		var (
+			id   string
+			last int64
+			most sql.NullInt64
+		)
+		if err := r.Scan(&id, &last, &most); err != nil {
+			return err
+		}
+		if most.Valid && most.Int64 > last {
+			c.add("collections: %s: holds date_added %d µs, later than its recorded last %d µs", id, most.Int64, last)
+		}
+		return nil
+	})
 }
 
 // topLevel reads the string values of the named top-level members of a JSON object.
@@ -353,86 +631,4 @@ func topLevel(raw []byte, names ...string) (map[string]string, error) {
 		return nil, fmt.Errorf("not JSON: %w", err)
 	}
 	return out, nil
-}
-
-// checkCollections verifies that date_added strictly increases, in insertion order, within every
-// collection, and never passes the collection's recorded last value.
-func checkCollections(c *checker) error {
-	type state struct{ last, max int64 }
-	seen := map[int64]*state{}
-	if err := c.each(`SELECT cid, seq, date_added FROM collection_objects ORDER BY seq`, func(r *sql.Rows) error {
-		var cid, seq, added int64
-		if err := r.Scan(&cid, &seq, &added); err != nil {
-			return err
-		}
-		st := seen[cid]
-		if st == nil {
-			st = &state{}
-			seen[cid] = st
-		} else if added <= st.last {
-			c.add("collection_objects: row %d of collection row %d: date_added %d µs is not after the previous (%d µs)",
-				seq, cid, added, st.last)
-		}
-		st.last, st.max = added, max(st.max, added)
-		return nil
-	}); err != nil {
-		return err
-	}
-	return c.each(`SELECT cid, id, last_date_added FROM collections`, func(r *sql.Rows) error {
-		var (
-			cid, last int64
-			id        string
-		)
-		if err := r.Scan(&cid, &id, &last); err != nil {
-			return err
-		}
-		if st := seen[cid]; st != nil && st.max > last {
-			c.add("collections: %s: holds date_added %d µs, later than its recorded last %d µs", id, st.max, last)
-		}
-		return nil
-	})
-}
-
-// checkEdges verifies that relationships and observables belong to stored versions and that their
-// hashes are right.
-func checkEdges(c *checker) error {
-	if err := c.rowsProblem(`SELECT CASE r.source WHEN '' THEN '(self)' ELSE r.source END || ' ' || r.type || ' ' || r.target ||
-			' (version row ' || r.vid || ')'
-		FROM relationships r LEFT JOIN object_versions v ON v.vid = r.vid WHERE v.vid IS NULL`,
-		"relationships: %s: the version is missing"); err != nil {
-		return err
-	}
-	if err := c.rowsProblem(`SELECT x.kind || ' ' || x.value || ' (version row ' || x.vid || ')'
-		FROM observables x LEFT JOIN object_versions v ON v.vid = x.vid WHERE v.vid IS NULL`,
-		"observables: %s: the version is missing"); err != nil {
-		return err
-	}
-	if err := c.each(`SELECT vid, target, target_hash FROM relationships`, func(r *sql.Rows) error {
-		var (
-			vid, h int64
-			target string
-		)
-		if err := r.Scan(&vid, &target, &h); err != nil {
-			return err
-		}
-		if h != fnv64(target, "", false) {
-			c.add("relationships: edge to %s of version row %d: wrong target hash", target, vid)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	return c.each(`SELECT vid, kind, value, hash FROM observables`, func(r *sql.Rows) error {
-		var (
-			vid, h      int64
-			kind, value string
-		)
-		if err := r.Scan(&vid, &kind, &value, &h); err != nil {
-			return err
-		}
-		if h != fnv64(kind, value, true) {
-			c.add("observables: %s %s of version row %d: wrong hash", kind, value, vid)
-		}
-		return nil
-	})
 }

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/renkei-cti/renkei/internal/stix"
@@ -19,7 +21,7 @@ const MaxPageSize = 10000
 const scanPageSize = 1000
 
 // versionCols are the columns scanVersion reads, in order.
-const versionCols = `o.id, o.type, v.spec_version, v.created, v.modified, v.version_key, v.created_by_ref,
+const versionCols = `v.id, v.type, v.spec_version, v.created, v.modified, v.version_key, v.created_by_ref,
 	v.revoked, v.digest, v.stored_at, v.raw`
 
 type rowScanner interface {
@@ -48,8 +50,8 @@ func scanVersion(r rowScanner, v *store.Version, pre ...any) error {
 // Versions returns every stored version of id, oldest first.
 func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+versionCols+`
-		FROM objects o JOIN object_versions v ON v.oid = o.oid
-		WHERE o.id = ? ORDER BY v.version_key`, id)
+		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
+		WHERE k.hash = ? AND v.id = ? ORDER BY v.version_key`, idHash(id), id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: versions of %s: %w", id, err)
 	}
@@ -94,6 +96,16 @@ func (q *listQuery) in(col string, vals []string) {
 	q.cond(col+" IN ("+strings.Repeat("?,", len(vals)-1)+"?)", args...)
 }
 
+// idsIn selects the versions of ids: through their hashes in id_keys, then the ids themselves.
+func (q *listQuery) idsIn(ids []string) {
+	hashes := make([]any, len(ids))
+	for i, id := range ids {
+		hashes[i] = idHash(id)
+	}
+	q.cond("k.hash IN ("+strings.Repeat("?,", len(ids)-1)+"?)", hashes...)
+	q.in("v.id", ids)
+}
+
 // MaxFilterValues bounds the values of one Filter field.
 const MaxFilterValues = 1000
 
@@ -125,10 +137,10 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 	}
 	if len(f.IDs) > 0 {
 		q.ids = true
-		q.in("o.id", f.IDs)
+		q.idsIn(f.IDs)
 	}
 	if len(f.Types) > 0 {
-		q.in("o.type", f.Types)
+		q.in("v.type", f.Types)
 	}
 	if len(f.SpecVersions) > 0 {
 		q.in("v.spec_version", f.SpecVersions)
@@ -136,17 +148,20 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 	switch f.Versions.Kind {
 	case store.VersionsLast:
 		if q.coll {
-			q.cond(`NOT EXISTS (SELECT 1 FROM object_versions v2 JOIN collection_objects c2 ON c2.vid = v2.vid
-				WHERE v2.oid = v.oid AND v2.version_key > v.version_key AND c2.cid = c.cid)`)
+			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
+				CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid
+				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key > v.version_key)`)
 		} else {
-			q.cond("o.latest_vid = v.vid")
+			q.cond("v.latest")
 		}
 	case store.VersionsFirst:
 		if q.coll {
-			q.cond(`NOT EXISTS (SELECT 1 FROM object_versions v2 JOIN collection_objects c2 ON c2.vid = v2.vid
-				WHERE v2.oid = v.oid AND v2.version_key < v.version_key AND c2.cid = c.cid)`)
+			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
+				CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid
+				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key < v.version_key)`)
 		} else {
-			q.cond(`NOT EXISTS (SELECT 1 FROM object_versions v2 WHERE v2.oid = v.oid AND v2.version_key < v.version_key)`)
+			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
+				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key < v.version_key)`)
 		}
 	case store.VersionsAll:
 	case store.VersionsKeys:
@@ -166,30 +181,28 @@ func (q *listQuery) sql(after store.Cursor, limit int) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, len(q.args)+5)
 	// With ids, the query starts from them (CROSS JOIN fixes SQLite's join order) and sorts the few
-	// versions found; else it walks the collection's or the store's order and filters.
+	// versions found; else it walks the collection's or the store's order and filters. In a
+	// collection, date_added is unique and orders on its own; the cursor's Seq is the version's vid.
 	switch {
 	case q.coll && q.ids:
-		b.WriteString(`SELECT c.date_added, c.seq, ` + versionCols + `
-			FROM objects o CROSS JOIN object_versions v CROSS JOIN collection_objects c
-			WHERE v.oid = o.oid AND c.vid = v.vid AND c.cid = ?
-			AND c.date_added >= ? AND (c.date_added > ? OR c.seq > ?)`)
-		args = append(args, q.cid, after.At, after.At, after.Seq)
+		b.WriteString(`SELECT c.date_added, c.vid, ` + versionCols + `
+			FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
+			CROSS JOIN collection_objects c ON c.vid = v.vid AND c.cid = ?
+			WHERE c.date_added > ?`)
+		args = append(args, q.cid, after.At)
 	case q.coll:
-		b.WriteString(`SELECT c.date_added, c.seq, ` + versionCols + `
-			FROM collection_objects c
-			JOIN object_versions v ON v.vid = c.vid
-			JOIN objects o ON o.oid = v.oid
-			WHERE c.cid = ? AND c.date_added >= ? AND (c.date_added > ? OR c.seq > ?)`)
-		args = append(args, q.cid, after.At, after.At, after.Seq)
+		b.WriteString(`SELECT c.date_added, c.vid, ` + versionCols + `
+			FROM collection_objects c CROSS JOIN object_versions v ON v.vid = c.vid
+			WHERE c.cid = ? AND c.date_added > ?`)
+		args = append(args, q.cid, after.At)
 	case q.ids:
 		b.WriteString(`SELECT v.stored_at, v.vid, ` + versionCols + `
-			FROM objects o CROSS JOIN object_versions v
-			WHERE v.oid = o.oid AND v.vid > ?`)
+			FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
+			WHERE v.vid > ?`)
 		args = append(args, after.Seq)
 	default:
 		b.WriteString(`SELECT v.stored_at, v.vid, ` + versionCols + `
 			FROM object_versions v
-			JOIN objects o ON o.oid = v.oid
 			WHERE v.vid > ?`)
 		args = append(args, after.Seq)
 	}
@@ -199,7 +212,7 @@ func (q *listQuery) sql(after store.Cursor, limit int) (string, []any) {
 	}
 	args = append(args, q.args...)
 	if q.coll {
-		b.WriteString(" ORDER BY c.date_added, c.seq LIMIT ?")
+		b.WriteString(" ORDER BY c.date_added LIMIT ?")
 	} else {
 		b.WriteString(" ORDER BY v.vid LIMIT ?")
 	}
@@ -283,59 +296,101 @@ func (s *Store) Scan(ctx context.Context, f store.Filter) iter.Seq2[store.Versio
 	}
 }
 
-// Related returns the edges from or to id among the latest versions of objects.
+// Related returns the edges from or to id among the latest versions of objects: the edges of id's
+// own latest version, and those of other latest versions whose target, or (for a relationship) whose
+// source, is id. See store.Objects.
 func (s *Store) Related(ctx context.Context, id string) ([]stix.Edge, error) {
+	// One statement, so one snapshot: first id's own latest version (ref -1), then every latest
+	// version with an edge keyed by id's hash.
 	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT ?1, r.target, r.type FROM objects o CROSS JOIN relationships r
-		WHERE o.id = ?1 AND r.vid = o.latest_vid AND r.source = ''
-		UNION
-		SELECT r.source, r.target, r.type FROM relationships r
-		JOIN object_versions v ON v.vid = r.vid JOIN objects o ON o.oid = v.oid
-		WHERE r.source = ?1 AND r.source != '' AND o.latest_vid = r.vid
-		UNION
-		SELECT CASE r.source WHEN '' THEN o.id ELSE r.source END, r.target, r.type FROM relationships r
-		JOIN object_versions v ON v.vid = r.vid JOIN objects o ON o.oid = v.oid
-		WHERE r.target_hash = ?2 AND r.target = ?1 AND o.latest_vid = r.vid
-		ORDER BY 1, 3, 2`, id, fnv64(id, "", false))
+		SELECT -1, v.id, v.edges FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
+		WHERE k.hash = ?1 AND v.id = ?2 AND v.latest
+		UNION ALL
+		SELECT e.ref, v.id, v.edges FROM edge_keys e CROSS JOIN object_versions v ON v.vid = e.ref >> 21
+		WHERE e.hash = ?1 AND v.latest`, idHash(id), id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: related to %s: %w", id, err)
 	}
 	defer rows.Close()
-	var edges []stix.Edge
+	var (
+		edges   []stix.Edge
+		decoded = map[string][]stix.Edge{} // the edges of each version read, by its id
+	)
 	for rows.Next() {
-		var e stix.Edge
-		if err := rows.Scan(&e.Source, &e.Target, &e.Type); err != nil {
+		var (
+			ref   int64
+			blob  []byte
+			owner string
+		)
+		if err := rows.Scan(&ref, &owner, &blob); err != nil {
 			return nil, fmt.Errorf("sqlite: related to %s: %w", id, err)
 		}
-		edges = append(edges, e)
+		es, ok := decoded[owner]
+		if !ok {
+			if es, err = decodeEdges(blob); err != nil {
+				return nil, fmt.Errorf("sqlite: related to %s: the latest version of %s: %w", id, owner, err)
+			}
+			decoded[owner] = es
+		}
+		if ref < 0 {
+			for _, e := range es {
+				if e.Source == "" {
+					edges = append(edges, stix.Edge{Source: owner, Target: e.Target, Type: e.Type})
+				}
+			}
+			continue
+		}
+		_, n, source := edgeRefParts(ref)
+		if n >= len(es) {
+			return nil, fmt.Errorf("sqlite: related to %s: the latest version of %s has no edge %d", id, owner, n)
+		}
+		e := es[n]
+		if e.Source == "" {
+			e.Source = owner
+		}
+		if (source && e.Source == id) || (!source && e.Target == id) {
+			edges = append(edges, e)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: related to %s: %w", id, err)
 	}
-	return edges, nil
+	slices.SortFunc(edges, func(a, b stix.Edge) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Type, b.Type), strings.Compare(a.Target, b.Target))
+	})
+	return slices.Compact(edges), nil
 }
 
 // FindObservable returns the ids of objects whose latest version carries o, in id order.
 func (s *Store) FindObservable(ctx context.Context, o stix.Observable) ([]string, error) {
 	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT DISTINCT o.id FROM observables x
-		JOIN object_versions v ON v.vid = x.vid JOIN objects o ON o.oid = v.oid
-		WHERE x.hash = ? AND x.kind = ? AND x.value = ? AND o.latest_vid = x.vid
-		ORDER BY o.id`, fnv64(o.Kind, o.Value, true), o.Kind, o.Value)
+		SELECT x.ref, v.id, v.observables FROM observable_keys x CROSS JOIN object_versions v ON v.vid = x.ref >> 20
+		WHERE x.hash = ? AND v.latest`, fnv64(o.Kind, o.Value, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var (
+			ref  int64
+			id   string
+			blob []byte
+		)
+		if err := rows.Scan(&ref, &id, &blob); err != nil {
 			return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
 		}
-		ids = append(ids, id)
+		obs, err := decodeObservables(blob)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: find observable %s %q: the latest version of %s: %w", o.Kind, o.Value, id, err)
+		}
+		if _, n := obsRefParts(ref); n < len(obs) && obs[n] == o {
+			ids = append(ids, id)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
 	}
-	return ids, nil
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
 }

@@ -207,11 +207,15 @@ func TestCheckDetects(t *testing.T) {
 		vs[0].Object.Edges = []stix.Edge{{Source: vs[0].Object.ID, Target: vs[1].Object.ID, Type: "x_refs"}}
 		vs[0].Object.Observables = []stix.Observable{{Kind: "ipv4-addr", Value: "198.51.100.1"}}
 		mustWrite(t, s, store.Batch{Collection: "c", Versions: vs})
+		// A second version of the first object, which becomes its latest.
+		v2 := newVersion(t, strings.Replace(string(vs[0].Object.Raw), `"modified":"2020-01-01T00:00:01.000Z"`,
+			`"modified":"2020-01-01T00:00:05.000Z"`, 1))
+		mustWrite(t, s, store.Batch{Collection: "c", Versions: []store.NewVersion{v2}})
 		rep, err := s.Check(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Problems) != 0 || rep.VersionsChecked != 3 {
+		if len(rep.Problems) != 0 || rep.VersionsChecked != 4 {
 			t.Fatalf("before damage: %d versions checked, problems %v", rep.VersionsChecked, rep.Problems)
 		}
 		return s, rawDB(t, s.Path()), vs
@@ -221,21 +225,28 @@ func TestCheckDetects(t *testing.T) {
 		damage string // SQL; ?1 is the first object's id
 		want   string // in one of the problems
 	}{
-		{"objects row deleted", `PRAGMA foreign_keys = OFF; DELETE FROM objects WHERE id = ?1`, "has no objects row"},
-		{"latest version wrong", `UPDATE objects SET latest_key = '2000-01-01T00:00:00.000000000' WHERE id = ?1`, "another key"},
-		{"revoked flag wrong", `UPDATE objects SET revoked = 1, revoked_key = latest_key WHERE id = ?1`, "no stored version is revoked"},
-		{"date_added order broken", `UPDATE collection_objects SET date_added = date_added + 1000000 WHERE seq = (SELECT min(seq) FROM collection_objects)`,
-			"is not after the previous"},
+		{"no latest version", `UPDATE object_versions SET latest = 0 WHERE id = ?1`, "no version is marked latest"},
+		{"latest on an older version", `UPDATE object_versions SET latest = 1 - latest WHERE id = ?1`, "the greatest stored is"},
+		{"two latest versions", `UPDATE object_versions SET latest = 1 WHERE id = ?1`, "are both marked latest"},
+		{"version row deleted", `DELETE FROM object_versions WHERE id = ?1 AND latest`, "id_keys: key"},
+		{"object count wrong", `UPDATE object_counts SET objects = objects + 1`, "4 objects and 0 revoked recorded, 3 and 0 stored"},
+		{"revoked count wrong", `UPDATE object_counts SET revoked = 1`, "3 objects and 1 revoked recorded, 3 and 0 stored"},
+		{"membership of a missing version", `INSERT INTO collection_objects VALUES ((SELECT cid FROM collections), 1, 999)`,
+			"version row 999 added at 1 µs to collection row 1: the version is missing"},
+		{"membership of a missing collection", `INSERT INTO collection_objects VALUES (7, 1, 1)`, "collection row 7 is missing"},
 		{"date_added past the collection's last", `UPDATE collections SET last_date_added = 1`, "later than its recorded last"},
 		{"raw bytes replaced", `UPDATE object_versions SET raw = CAST('{"type":"indicator","id":"indicator--00000000-0000-4000-8000-000000000000"}' AS BLOB)
-			WHERE vid = (SELECT latest_vid FROM objects WHERE id = ?1)`, "stored bytes have id"},
-		{"raw bytes not JSON", `UPDATE object_versions SET raw = x'7b2274797065223a' WHERE vid = (SELECT latest_vid FROM objects WHERE id = ?1)`, "not JSON"},
-		{"version key wrong", `UPDATE object_versions SET version_key = '1999' WHERE vid = (SELECT latest_vid FROM objects WHERE id = ?1);
-			UPDATE objects SET latest_key = '1999' WHERE id = ?1`, "version key should be"},
-		{"relationship orphan", `PRAGMA foreign_keys = OFF; INSERT INTO relationships VALUES (999, 'a', 'b', 'c', 0)`, "relationships: a b c (version row 999)"},
-		{"observable orphan", `PRAGMA foreign_keys = OFF; INSERT INTO observables VALUES (999, 'ipv4-addr', '1.2.3.4', 0)`, "observables: ipv4-addr 1.2.3.4"},
-		{"edge hash wrong", `UPDATE relationships SET target_hash = target_hash + 1`, "wrong target hash"},
-		{"observable hash wrong", `UPDATE observables SET hash = 7`, "wrong hash"},
+			WHERE id = ?1 AND latest`, "stored bytes have id"},
+		{"raw bytes not JSON", `UPDATE object_versions SET raw = x'7b2274797065223a' WHERE id = ?1 AND latest`, "not JSON"},
+		{"version key wrong", `UPDATE object_versions SET version_key = '1999' WHERE id = ?1 AND latest`, "version key should be"},
+		{"id hash wrong", `UPDATE object_versions SET id_hash = id_hash + 1 WHERE id = ?1`, "wrong id hash"},
+		{"id key missing", `DELETE FROM id_keys WHERE vid = (SELECT vid FROM object_versions WHERE id = ?1 AND latest)`, "lacks its key"},
+		{"edges unreadable", `UPDATE object_versions SET edges = x'05' WHERE edges IS NOT NULL`, "edges: malformed"},
+		{"edge key orphan", `INSERT INTO edge_keys VALUES (5, 999 << 21)`, "edge_keys: key 5 2095054848: version row 999 is missing"},
+		{"edge key missing", `DELETE FROM edge_keys`, "edge_keys: version row 1"},
+		{"edge key wrong", `UPDATE edge_keys SET hash = hash + 1`, "has no such key"},
+		{"observable key orphan", `INSERT INTO observable_keys VALUES (5, 999 << 20)`, "observable_keys: key 5 1047527424: version row 999 is missing"},
+		{"observable key wrong", `UPDATE observable_keys SET hash = 7`, "has no such key"},
 		{"stored time out of order", `UPDATE object_versions SET stored_at = 1 WHERE vid = (SELECT max(vid) FROM object_versions)`, "not after the previous version"},
 		{"schema version missing", `DELETE FROM schema_migrations`, "schema: version 0"},
 	}

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,15 +15,15 @@ import (
 )
 
 // bulk is a multi-row INSERT. Rows go in statements of 1, 2, 4 … 1<<maxBulkLevel rows, so a handful
-// of prepared statements serve every batch size. The INSERTs are OR ROLLBACK or OR IGNORE, never the
-// default OR ABORT: with deferred foreign keys, SQLite then needs no statement journal for them. A
-// conflict cannot happen (Write decides every row first); if one did, the whole batch rolls back.
+// of prepared statements serve every batch size. The INSERTs are OR ROLLBACK, never the default OR
+// ABORT: SQLite then needs no statement journal for them. A conflict cannot happen (Write decides
+// every row first); if one did, the whole batch would roll back.
 type bulk struct {
 	cols  int
 	texts [maxBulkLevel + 1]string
 }
 
-const maxBulkLevel = 6 // at most 64 rows per statement
+const maxBulkLevel = 7 // at most 128 rows per statement
 
 func newBulk(head string, cols int) *bulk {
 	b := &bulk{cols: cols}
@@ -36,12 +35,12 @@ func newBulk(head string, cols int) *bulk {
 }
 
 var (
-	insObjects  = newBulk(`INSERT OR ROLLBACK INTO objects (oid, id, type, latest_vid, latest_key, revoked, revoked_key, first_stored)`, 8)
-	insVersions = newBulk(`INSERT OR ROLLBACK INTO object_versions (vid, oid, version_key, spec_version, created, modified,
-		created_by_ref, revoked, confidence, digest, stored_at, raw)`, 12)
-	insMembers       = newBulk(`INSERT OR ROLLBACK INTO collection_objects (cid, vid, date_added)`, 3)
-	insRelationships = newBulk(`INSERT OR ROLLBACK INTO relationships (vid, source, type, target, target_hash)`, 5)
-	insObservables   = newBulk(`INSERT OR ROLLBACK INTO observables (vid, kind, value, hash)`, 4)
+	insVersions = newBulk(`INSERT OR ROLLBACK INTO object_versions (vid, id_hash, latest, revoked, version_key, id, type,
+		spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)`, 17)
+	insIDKeys   = newBulk(`INSERT OR ROLLBACK INTO id_keys (hash, vid)`, 2)
+	insEdgeKeys = newBulk(`INSERT OR ROLLBACK INTO edge_keys (hash, ref)`, 2)
+	insObsKeys  = newBulk(`INSERT OR ROLLBACK INTO observable_keys (hash, ref)`, 2)
+	insMembers  = newBulk(`INSERT OR ROLLBACK INTO collection_objects (cid, date_added, vid)`, 3)
 )
 
 // exec inserts the rows held in args (cols values per row).
@@ -62,32 +61,77 @@ func (b *bulk) exec(ctx context.Context, w *writer, args []any) error {
 	return nil
 }
 
-// lookupChunk is the number of ids looked up by one query while loading a batch's objects.
+// insertKeys sorts keys and inserts them: in key order, a batch's inserts walk each table once.
+func insertKeys(ctx context.Context, w *writer, b *bulk, keys []key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, compareKeys)
+	args := make([]any, 0, 2*min(len(keys), 1<<maxBulkLevel))
+	for len(keys) > 0 {
+		n := min(len(keys), 1<<maxBulkLevel)
+		args = args[:0]
+		for _, k := range keys[:n] {
+			args = append(args, k.hash, k.ref)
+		}
+		if err := b.exec(ctx, w, args); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// lookupChunk is the number of values looked up by one query with IN.
 const lookupChunk = 64
 
+// inList is "?,?,…" with lookupChunk parameters.
+var inList = strings.Repeat("?,", lookupChunk-1) + "?"
+
 var (
-	selObjects = `SELECT oid, id, latest_vid, latest_key, revoked, revoked_key FROM objects WHERE id IN (` +
-		strings.Repeat("?,", lookupChunk-1) + `?)`
-	selVersion    = `SELECT vid, digest FROM object_versions WHERE oid = ? AND version_key = ?`
-	selMember     = `SELECT date_added FROM collection_objects WHERE vid = ? AND cid = ?`
-	updObject     = `UPDATE objects SET latest_vid = ?, latest_key = ?, revoked = ?, revoked_key = ? WHERE oid = ?`
+	selVersions = `SELECT v.vid, v.id, v.version_key, v.revoked, v.latest, v.digest
+		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid WHERE k.hash IN (` + inList + `)`
+	selMembers    = `SELECT vid, date_added FROM collection_objects WHERE vid IN (` + inList + `) AND cid = ?`
+	updNotLatest  = `UPDATE object_versions SET latest = 0 WHERE vid IN (` + inList + `)`
 	selLastVid    = `SELECT vid, stored_at FROM object_versions ORDER BY vid DESC LIMIT 1`
-	selLastOid    = `SELECT coalesce(max(oid), 0) FROM objects`
 	selCollection = `SELECT cid, last_date_added FROM collections WHERE id = ?1 OR alias = ?1 ORDER BY id = ?1 DESC LIMIT 1`
 	updCollection = `UPDATE collections SET last_date_added = ? WHERE cid = ?`
+	updCounts     = `INSERT INTO object_counts (type, objects, revoked) VALUES (?, ?, ?)
+		ON CONFLICT (type) DO UPDATE SET objects = objects + excluded.objects, revoked = revoked + excluded.revoked`
 )
 
-// objState is what a batch knows of one object: from the database, then updated by the batch.
+// inChunks runs a query with IN (lookupChunk parameters) over vals, lookupChunk at a time, the last
+// chunk padded with repeats (which IN ignores); tail are further arguments after the list.
+func inChunks[T any](vals []T, fn func(args []any) error, tail ...any) error {
+	args := make([]any, 0, lookupChunk+len(tail))
+	for len(vals) > 0 {
+		n := min(len(vals), lookupChunk)
+		args = args[:0]
+		for _, v := range vals[:n] {
+			args = append(args, v)
+		}
+		for len(args) < lookupChunk {
+			args = append(args, args[0])
+		}
+		args = append(args, tail...)
+		if err := fn(args); err != nil {
+			return err
+		}
+		vals = vals[n:]
+	}
+	return nil
+}
+
+// objState is what a batch knows of one object: its stored versions, then those the batch adds.
 type objState struct {
-	oid        int64
-	inDB       bool // the objects row existed before the batch
-	changed    bool // the row must be written
-	latestVid  int64
-	latestKey  string
+	typ        string
+	hash       int64      // idHash of the id
+	versions   []verState // starts in first: most objects have one version
+	latest     int        // index in versions of the latest version; -1 when there is none
+	dbLatest   int64      // vid of the stored version marked latest before the batch; 0 when none
 	revoked    bool
-	revokedKey string
-	firstStore int64
-	versions   []verState // versions met so far: loaded from the database or written by the batch
+	revokedKey string // the earliest revoked version's key
+	first      [1]verState
 }
 
 type verState struct {
@@ -108,6 +152,26 @@ func (st *objState) version(key string) *verState {
 	return nil
 }
 
+// add records a version, keeping latest and the revocation up to date.
+func (st *objState) add(v verState, revoked bool) {
+	st.versions = append(st.versions, v)
+	if st.latest < 0 || v.key > st.versions[st.latest].key {
+		st.latest = len(st.versions) - 1
+	}
+	if revoked && (!st.revoked || v.key < st.revokedKey) {
+		st.revoked, st.revokedKey = true, v.key
+	}
+}
+
+// newRow is a version the batch stores.
+type newRow struct {
+	nv    *store.NewVersion
+	st    *objState
+	vid   int64
+	key   string
+	saved int64 // stored_at
+}
+
 // MaxBatchVersions bounds the versions of one batch.
 const MaxBatchVersions = 100_000
 
@@ -122,6 +186,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) ([]store.Outcome, erro
 			return nil, fmt.Errorf("sqlite: write: version %d of the batch has no object", i)
 		case o.ID == "" || o.Type == "" || len(o.Raw) == 0:
 			return nil, fmt.Errorf("sqlite: write: version %d of the batch (%q) lacks an id, a type or its bytes", i, o.ID)
+		case len(o.Edges) > maxRefs || len(o.Observables) > maxRefs:
+			return nil, fmt.Errorf("sqlite: write: version %d of the batch (%s) has %d edges and %d observables, more than the limit of %d",
+				i, o.ID, len(o.Edges), len(o.Observables), maxRefs)
 		}
 	}
 	var (
@@ -178,9 +245,14 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 	if err != nil {
 		return nil, nil, err
 	}
+	if cid != 0 {
+		if err := loadMembers(ctx, w, b.Versions, states, cid); err != nil {
+			return nil, nil, err
+		}
+	}
 
-	// Sequences, read once we know something will be stored.
-	var lastVid, lastStored, lastOid int64
+	// The sequence, read once we know something will be stored.
+	var lastVid, lastStored int64
 	seqRead := false
 	readSeq := func() error {
 		if seqRead {
@@ -194,27 +266,14 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		if err := st.QueryRowContext(ctx).Scan(&lastVid, &lastStored); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read the last version: %w", err)
 		}
-		if st, err = w.stmt(ctx, selLastOid); err != nil {
-			return err
-		}
-		if err := st.QueryRowContext(ctx).Scan(&lastOid); err != nil {
-			return fmt.Errorf("read the last object: %w", err)
-		}
 		return nil
 	}
 
 	var (
-		verArgs   = make([]any, 0, len(b.Versions)*insVersions.cols)
-		memArgs   []any
-		rels      []relRow
-		obs       []obsRow
-		newObjs   []*objState
-		newObjIDs []string
-		newTypes  []string
+		rows    = make([]newRow, 0, len(b.Versions))
+		members []int64 // cid, date_added, vid of each new membership
+		counts  = map[string]*[2]int64{}
 	)
-	if cid != 0 {
-		memArgs = make([]any, 0, len(b.Versions)*insMembers.cols)
-	}
 	for i := range b.Versions {
 		nv := &b.Versions[i]
 		obj := nv.Object
@@ -222,14 +281,7 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		key := ts.Key()
 		st := states[obj.ID]
 
-		v := st.version(key)
-		if v == nil && st.inDB {
-			var err error
-			if v, err = loadVersion(ctx, w, st, key); err != nil {
-				return nil, nil, err
-			}
-		}
-		if v != nil {
+		if v := st.version(key); v != nil {
 			if v.digest != nv.Digest {
 				out[i] = store.Outcome{Status: store.StatusRejected, Err: fmt.Errorf(
 					"%w: %s version %s is already stored with different content", store.ErrConflict, obj.ID, versionText(ts))}
@@ -237,14 +289,9 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			}
 			out[i].Status = store.StatusDuplicate
 			if cid != 0 {
-				if v.member == 0 {
-					if err := loadMember(ctx, w, v, cid); err != nil {
-						return nil, nil, err
-					}
-				}
 				if v.member == 1 {
 					v.member, v.dateAdded = 2, nextAdded()
-					memArgs = append(memArgs, cid, v.vid, v.dateAdded)
+					members = append(members, cid, v.dateAdded, v.vid)
 				}
 				out[i].DateAdded = fromMicro(v.dateAdded)
 			}
@@ -263,37 +310,27 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		}
 		lastVid++
 		lastStored = max(now, lastStored+1)
-		vid := lastVid
-		if st.oid == 0 {
-			lastOid++
-			st.oid, st.firstStore = lastOid, lastStored
-			newObjs = append(newObjs, st)
-			newObjIDs = append(newObjIDs, obj.ID)
-			newTypes = append(newTypes, obj.Type)
+		if len(st.versions) == 0 || obj.Revoked && !st.revoked {
+			c := counts[st.typ]
+			if c == nil {
+				c = new([2]int64)
+				counts[st.typ] = c
+			}
+			if len(st.versions) == 0 {
+				c[0]++
+			}
+			if obj.Revoked && !st.revoked {
+				c[1]++
+			}
 		}
-		if st.latestVid == 0 || key > st.latestKey {
-			st.latestVid, st.latestKey = vid, key
-		}
-		if obj.Revoked && (!st.revoked || key < st.revokedKey) {
-			st.revoked, st.revokedKey = true, key
-		}
-		st.changed = true
-		nv2 := verState{key: key, vid: vid, digest: nv.Digest, member: 1}
-
-		var confidence any
-		if obj.Confidence >= 0 {
-			confidence = int64(obj.Confidence)
-		}
-		verArgs = append(verArgs, vid, st.oid, key, obj.SpecVersion, obj.Created.String(), obj.Modified.String(),
-			obj.CreatedByRef, obj.Revoked, confidence, nv.Digest[:], lastStored, obj.Raw)
-		rels = appendRels(rels, vid, obj)
-		obs = appendObs(obs, vid, obj)
+		v := verState{key: key, vid: lastVid, digest: nv.Digest, member: 1}
 		if cid != 0 {
-			nv2.member, nv2.dateAdded = 2, nextAdded()
-			memArgs = append(memArgs, cid, vid, nv2.dateAdded)
-			out[i].DateAdded = fromMicro(nv2.dateAdded)
+			v.member, v.dateAdded = 2, nextAdded()
+			members = append(members, cid, v.dateAdded, v.vid)
+			out[i].DateAdded = fromMicro(v.dateAdded)
 		}
-		st.versions = append(st.versions, nv2)
+		st.add(v, obj.Revoked)
+		rows = append(rows, newRow{nv: nv, st: st, vid: lastVid, key: key, saved: lastStored})
 		out[i].Status = store.StatusAdded
 	}
 
@@ -304,41 +341,37 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			}
 		}
 	}
+	if err := insertRows(ctx, w, rows); err != nil {
+		return nil, nil, err
+	}
 
-	// Write what was decided: parents before children, for the foreign keys.
-	if len(newObjs) > 0 {
-		args := make([]any, 0, len(newObjs)*insObjects.cols)
-		for i, st := range newObjs {
-			args = append(args, st.oid, newObjIDs[i], newTypes[i], st.latestVid, st.latestKey,
-				st.revoked, nullKey(st.revoked, st.revokedKey), st.firstStore)
-		}
-		if err := insObjects.exec(ctx, w, args); err != nil {
-			return nil, nil, err
+	// Versions that were the latest of their object and no longer are.
+	var superseded []int64
+	for _, st := range states {
+		if st.dbLatest != 0 && st.versions[st.latest].vid != st.dbLatest {
+			superseded = append(superseded, st.dbLatest)
 		}
 	}
-	for _, st := range states {
-		if !st.inDB || !st.changed {
-			continue
-		}
-		upd, err := w.stmt(ctx, updObject)
+	if len(superseded) > 0 {
+		slices.Sort(superseded)
+		upd, err := w.stmt(ctx, updNotLatest)
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := upd.ExecContext(ctx, st.latestVid, st.latestKey, st.revoked, nullKey(st.revoked, st.revokedKey), st.oid); err != nil {
-			return nil, nil, fmt.Errorf("update object row %d: %w", st.oid, err)
+		if err := inChunks(superseded, func(args []any) error {
+			_, err := upd.ExecContext(ctx, args...)
+			return err
+		}); err != nil {
+			return nil, nil, fmt.Errorf("move the latest version: %w", err)
 		}
 	}
-	if err := insVersions.exec(ctx, w, verArgs); err != nil {
-		return nil, nil, err
-	}
-	if err := insRelationships.exec(ctx, w, relArgsOf(rels)); err != nil {
-		return nil, nil, err
-	}
-	if err := insObservables.exec(ctx, w, obsArgsOf(obs)); err != nil {
-		return nil, nil, err
-	}
-	if len(memArgs) > 0 {
-		if err := insMembers.exec(ctx, w, memArgs); err != nil {
+
+	if len(members) > 0 {
+		args := make([]any, len(members))
+		for i, m := range members {
+			args[i] = m
+		}
+		if err := insMembers.exec(ctx, w, args); err != nil {
 			return nil, nil, err
 		}
 		upd, err := w.stmt(ctx, updCollection)
@@ -349,229 +382,192 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			return nil, nil, fmt.Errorf("update collection %q: %w", b.Collection, err)
 		}
 	}
+	if len(counts) > 0 {
+		upd, err := w.stmt(ctx, updCounts)
+		if err != nil {
+			return nil, nil, err
+		}
+		for typ, c := range counts {
+			if _, err := upd.ExecContext(ctx, typ, c[0], c[1]); err != nil {
+				return nil, nil, fmt.Errorf("count objects of type %s: %w", typ, err)
+			}
+		}
+	}
 	return out, nil, nil
 }
 
-// loadStates reads the objects rows of every id in the batch. Ids without a row get a new state.
-func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[string]*objState, error) {
-	states := make(map[string]*objState, len(vs))
-	ids := make([]any, 0, lookupChunk)
-	flush := func() error {
-		if len(ids) == 0 {
-			return nil
-		}
-		for len(ids) < lookupChunk {
-			ids = append(ids, ids[0]) // pad: IN ignores repeats
-		}
-		st, err := w.stmt(ctx, selObjects)
-		if err != nil {
-			return err
-		}
-		rows, err := st.QueryContext(ctx, ids...)
-		if err != nil {
-			return fmt.Errorf("look up objects: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				id         string
-				revokedKey sql.NullString
-				o          = &objState{inDB: true}
-			)
-			if err := rows.Scan(&o.oid, &id, &o.latestVid, &o.latestKey, &o.revoked, &revokedKey); err != nil {
-				return fmt.Errorf("look up objects: %w", err)
-			}
-			o.revokedKey = revokedKey.String
-			states[id] = o
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("look up objects: %w", err)
-		}
-		ids = ids[:0]
+// insertRows inserts the new versions, in vid order, and their keys.
+func insertRows(ctx context.Context, w *writer, rows []newRow) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	seen := make(map[string]struct{}, len(vs))
-	for _, nv := range vs {
-		id := nv.Object.ID
-		if _, ok := seen[id]; ok {
-			continue
+	var (
+		idKeys   = make([]key, 0, len(rows))
+		edgeKeys []key
+		obsKeys  []key
+		args     = make([]any, 0, min(len(rows), 1<<maxBulkLevel)*insVersions.cols)
+	)
+	flush := func() error {
+		err := insVersions.exec(ctx, w, args)
+		args = args[:0]
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
+		obj := r.nv.Object
+		h := r.st.hash
+		idKeys = append(idKeys, key{h, r.vid})
+		edges := graphEdges(obj)
+		edgeKeys = appendEdgeKeys(edgeKeys, r.vid, edges)
+		obs := distinctObservables(obj)
+		obsKeys = appendObsKeys(obsKeys, r.vid, obs)
+		var confidence any
+		if obj.Confidence >= 0 {
+			confidence = int64(obj.Confidence)
 		}
-		seen[id] = struct{}{}
-		ids = append(ids, id)
-		if len(ids) == lookupChunk {
+		latest := r.st.versions[r.st.latest].vid == r.vid
+		args = append(args, r.vid, h, latest, obj.Revoked, r.key, obj.ID, obj.Type, obj.SpecVersion,
+			obj.Created.String(), obj.Modified.String(), obj.CreatedByRef, confidence, r.nv.Digest[:], r.saved,
+			nullBlob(encodeEdges(edges)), nullBlob(encodeObservables(obs)), obj.Raw)
+		if len(args) == cap(args) {
 			if err := flush(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	if err := insertKeys(ctx, w, insIDKeys, idKeys); err != nil {
+		return err
+	}
+	if err := insertKeys(ctx, w, insEdgeKeys, edgeKeys); err != nil {
+		return err
+	}
+	return insertKeys(ctx, w, insObsKeys, obsKeys)
+}
+
+// nullBlob gives NULL for an empty blob.
+func nullBlob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// loadStates reads every stored version of every id in the batch. Ids without one get an empty state.
+func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[string]*objState, error) {
+	states := make(map[string]*objState, len(vs))
+	hashes := make([]int64, 0, len(vs))
+	pool := make([]objState, 0, len(vs))
+	for _, nv := range vs {
+		id := nv.Object.ID
+		if states[id] == nil {
+			pool = append(pool, objState{typ: nv.Object.Type, hash: idHash(id), latest: -1})
+			st := &pool[len(pool)-1]
+			st.versions = st.first[:0]
+			states[id] = st
+			hashes = append(hashes, st.hash)
+		}
+	}
+	// In hash order, each query reads one stretch of id_keys.
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	q, err := w.stmt(ctx, selVersions)
+	if err != nil {
 		return nil, err
 	}
-	for id := range seen {
-		if states[id] == nil {
-			states[id] = &objState{}
+	err = inChunks(hashes, func(args []any) error {
+		rows, err := q.QueryContext(ctx, args...)
+		if err != nil {
+			return err
 		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				v       verState
+				id      string
+				revoked bool
+				latest  bool
+				digest  []byte
+			)
+			if err := rows.Scan(&v.vid, &id, &v.key, &revoked, &latest, &digest); err != nil {
+				return err
+			}
+			st := states[id]
+			if st == nil {
+				continue // another id with the same hash
+			}
+			if st.version(v.key) != nil {
+				// The same id twice in one chunk (the padding repeats a hash).
+				continue
+			}
+			v.inDB = true
+			copy(v.digest[:], digest)
+			st.add(v, revoked)
+			if latest {
+				st.dbLatest = v.vid
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up stored versions: %w", err)
 	}
 	return states, nil
 }
 
-// loadVersion looks up a stored version of an existing object; it returns nil when there is none.
-func loadVersion(ctx context.Context, w *writer, st *objState, key string) (*verState, error) {
-	q, err := w.stmt(ctx, selVersion)
-	if err != nil {
-		return nil, err
-	}
+// loadMembers finds which of the stored versions the batch names are in the collection.
+func loadMembers(ctx context.Context, w *writer, vs []store.NewVersion, states map[string]*objState, cid int64) error {
 	var (
-		vid    int64
-		digest []byte
+		vids  []int64
+		byVid = map[int64]*verState{}
 	)
-	switch err := q.QueryRowContext(ctx, st.oid, key).Scan(&vid, &digest); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("look up version: %w", err)
+	for _, nv := range vs {
+		v := states[nv.Object.ID].version(nv.Object.Version().Key())
+		if v == nil || v.member != 0 {
+			continue
+		}
+		v.member = 1
+		vids = append(vids, v.vid)
+		byVid[v.vid] = v
 	}
-	v := verState{key: key, vid: vid, inDB: true}
-	copy(v.digest[:], digest)
-	st.versions = append(st.versions, v)
-	return &st.versions[len(st.versions)-1], nil
-}
-
-// loadMember finds whether a stored version is in the collection.
-func loadMember(ctx context.Context, w *writer, v *verState, cid int64) error {
-	q, err := w.stmt(ctx, selMember)
+	if len(vids) == 0 {
+		return nil
+	}
+	// byVid holds pointers into the states' version slices: nothing may append to them until the
+	// decisions, which follow.
+	slices.Sort(vids)
+	q, err := w.stmt(ctx, selMembers)
 	if err != nil {
 		return err
 	}
-	switch err := q.QueryRowContext(ctx, v.vid, cid).Scan(&v.dateAdded); {
-	case errors.Is(err, sql.ErrNoRows):
-		v.member = 1
-	case err != nil:
+	err = inChunks(vids, func(args []any) error {
+		rows, err := q.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var vid, added int64
+			if err := rows.Scan(&vid, &added); err != nil {
+				return err
+			}
+			if v := byVid[vid]; v != nil {
+				v.member, v.dateAdded = 2, added
+			}
+		}
+		return rows.Err()
+	}, cid)
+	if err != nil {
 		return fmt.Errorf("look up collection membership: %w", err)
-	default:
-		v.member = 2
 	}
 	return nil
 }
 
-func nullKey(revoked bool, key string) any {
-	if !revoked {
-		return nil
-	}
-	return key
-}
-
-func versionText(ts interface{ String() string }) string {
+func versionText(ts stix.Timestamp) string {
 	if s := ts.String(); s != "" {
 		return s
 	}
 	return "(unversioned)"
-}
-
-// relRow is one relationships row; obsRow one observables row.
-type (
-	relRow struct {
-		vid                 int64
-		source, typ, target string
-		hash                int64
-	}
-	obsRow struct {
-		vid         int64
-		kind, value string
-		hash        int64
-	}
-)
-
-// appendRels adds the distinct edges of a version. An edge from the object itself gets the source ”.
-func appendRels(rows []relRow, vid int64, obj *stix.Object) []relRow {
-	seen := newDedup[relRow](len(obj.Edges))
-	for _, e := range obj.Edges {
-		r := relRow{vid: vid, source: e.Source, typ: e.Type, target: e.Target, hash: fnv64(e.Target, "", false)}
-		if r.source == obj.ID {
-			r.source = ""
-		}
-		if seen.add(rows, r) {
-			rows = append(rows, r)
-		}
-	}
-	return rows
-}
-
-// appendObs adds the distinct observables of a version.
-func appendObs(rows []obsRow, vid int64, obj *stix.Object) []obsRow {
-	seen := newDedup[obsRow](len(obj.Observables))
-	for _, o := range obj.Observables {
-		r := obsRow{vid: vid, kind: o.Kind, value: o.Value, hash: fnv64(o.Kind, o.Value, true)}
-		if seen.add(rows, r) {
-			rows = append(rows, r)
-		}
-	}
-	return rows
-}
-
-// dedup finds repeats among the rows of one version: by a linear search of the few rows appended
-// since it was made, or with a map when there are many.
-type dedup[T comparable] struct {
-	start int
-	set   map[T]struct{}
-}
-
-func newDedup[T comparable](n int) dedup[T] {
-	d := dedup[T]{start: -1}
-	if n > 16 {
-		d.set = make(map[T]struct{}, n)
-	}
-	return d
-}
-
-// add reports whether r is new, given rows as they are before r is appended.
-func (d *dedup[T]) add(rows []T, r T) bool {
-	if d.start < 0 {
-		d.start = len(rows)
-	}
-	if d.set != nil {
-		if _, ok := d.set[r]; ok {
-			return false
-		}
-		d.set[r] = struct{}{}
-		return true
-	}
-	return !slices.Contains(rows[d.start:], r)
-}
-
-// relArgsOf and obsArgsOf flatten rows into INSERT arguments, in the order of their hashed index:
-// inserting in index order touches each page of the index once per batch.
-func relArgsOf(rows []relRow) []any {
-	slices.SortFunc(rows, func(a, b relRow) int { return cmp.Compare(a.hash, b.hash) })
-	args := make([]any, 0, len(rows)*insRelationships.cols)
-	for _, r := range rows {
-		args = append(args, r.vid, r.source, r.typ, r.target, r.hash)
-	}
-	return args
-}
-
-func obsArgsOf(rows []obsRow) []any {
-	slices.SortFunc(rows, func(a, b obsRow) int { return cmp.Compare(a.hash, b.hash) })
-	args := make([]any, 0, len(rows)*insObservables.cols)
-	for _, r := range rows {
-		args = append(args, r.vid, r.kind, r.value, r.hash)
-	}
-	return args
-}
-
-// fnv64 is the 64-bit FNV-1a hash of a, then (when two) a NUL byte and b, as a signed integer. It is
-// stored in the database: it must never change.
-func fnv64(a, b string, two bool) int64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for i := 0; i < len(a); i++ {
-		h = (h ^ uint64(a[i])) * prime
-	}
-	if two {
-		h = (h ^ 0) * prime
-		for i := 0; i < len(b); i++ {
-			h = (h ^ uint64(b[i])) * prime
-		}
-	}
-	return int64(h)
 }

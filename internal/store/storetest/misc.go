@@ -35,9 +35,11 @@ func sortEdges(es []stix.Edge) []stix.Edge {
 	return es
 }
 
-// testRelated: Related walks the edges of the latest versions only, from and to an id.
+// testRelated: Related walks the edges of the latest versions only, from and to an id, and leaves out
+// the hub edges (created_by_ref, object_marking_refs).
 func testRelated(t *testing.T, s store.Store) {
 	ind, mal, idn, rel, other := newID("indicator"), newID("malware"), newID("identity"), newID("relationship"), newID("attack-pattern")
+	tool, tlp := newID("tool"), newID("marking-definition")
 	relJSON := `{"type":"relationship","spec_version":"2.1","id":"` + rel + `","created":"` + ts(0) + `","modified":"` + ts(1) +
 		`","relationship_type":"indicates","source_ref":"` + ind + `","target_ref":"` + mal + `"}`
 	write(t, s, "",
@@ -47,18 +49,24 @@ func testRelated(t *testing.T, s store.Store) {
 	// A newer relationship version carries the edge that counts; the older one's edges are ignored.
 	relV2 := `{"type":"relationship","spec_version":"2.1","id":"` + rel + `","created":"` + ts(0) + `","modified":"` + ts(2) +
 		`","relationship_type":"indicates","source_ref":"` + ind + `","target_ref":"` + mal + `"}`
-	write(t, s, "", withEdges(decode(t, relV2), []stix.Edge{edge(ind, mal, "indicates")}))
-	// A newer indicator version drops its x_refs edge.
-	write(t, s, "", withEdges(indicator(t, ind, 2), []stix.Edge{edge(ind, idn, "created_by_ref")}))
+	write(t, s, "", withEdges(decode(t, relV2), []stix.Edge{edge(ind, mal, "indicates"), edge(rel, idn, "created_by_ref")}))
+	// A newer indicator version drops its x_refs edge and gains others.
+	write(t, s, "", withEdges(indicator(t, ind, 2), []stix.Edge{
+		edge(ind, idn, "created_by_ref"), edge(ind, tlp, "object_marking_refs"), edge(ind, tool, "x_tool_refs"),
+		edge(ind, tool, "x_tool_refs"), // listed twice, reported once
+	}))
 
 	cases := []struct {
 		id   string
 		want []stix.Edge
 	}{
-		{ind, []stix.Edge{edge(ind, idn, "created_by_ref"), edge(ind, mal, "indicates")}},
+		{ind, []stix.Edge{edge(ind, mal, "indicates"), edge(ind, tool, "x_tool_refs")}},
 		{mal, []stix.Edge{edge(ind, mal, "indicates")}},
-		{idn, []stix.Edge{edge(ind, idn, "created_by_ref")}},
-		{other, nil},
+		{tool, []stix.Edge{edge(ind, tool, "x_tool_refs")}},
+		{rel, nil},   // a relationship's own edge is not from the relationship
+		{idn, nil},   // created_by_ref is a hub edge
+		{tlp, nil},   // so is object_marking_refs
+		{other, nil}, // only the older version referred to it
 		{newID("campaign"), nil},
 	}
 	for _, tc := range cases {

@@ -1,10 +1,14 @@
 -- renkei SQLite schema, version 1.
 --
 -- Times are integers: microseconds since the Unix epoch, UTC.
--- The foreign keys of the object tables are checked at commit (DEFERRABLE INITIALLY DEFERRED): a
--- batch's multi-row INSERTs then need no statement journal, which makes them much cheaper.
--- Objects are referred to inside the database by integer row ids (oid for an object, vid for one of
--- its versions); the STIX id text is stored once, in objects.
+--
+-- The object tables are shaped for fast, durable imports (see the package documentation): a new
+-- object costs one appended row and one small, randomly placed key; the only other randomly placed
+-- keys are those of the edges and observables it carries. Every random key is a 64-bit FNV-1a hash
+-- (as a signed integer) in a WITHOUT ROWID table of (hash, reference): small entries, so that a batch
+-- dirties few pages, and inserted in key order. Queries compare the hashed text itself too, so a
+-- hash collision costs a lookup, never a wrong answer. The object tables declare no foreign keys:
+-- one writer decides every row in Go, and Check verifies what a foreign key would.
 
 -- The node that owns this database: at most one row.
 CREATE TABLE node (
@@ -14,36 +18,60 @@ CREATE TABLE node (
     created_at INTEGER NOT NULL
 );
 
--- One row per STIX id, kept up to date by every write in the same transaction, so that the latest
--- version and the revocation of an object are one lookup away.
-CREATE TABLE objects (
-    oid          INTEGER PRIMARY KEY,
-    id           TEXT    NOT NULL UNIQUE,
-    type         TEXT    NOT NULL,
-    latest_vid   INTEGER NOT NULL, -- the version with the greatest version_key
-    latest_key   TEXT    NOT NULL,
-    revoked      INTEGER NOT NULL DEFAULT 0, -- 1 once any version has revoked = true
-    revoked_key  TEXT,                       -- the earliest revoked version's key; NULL when not revoked
-    first_stored INTEGER NOT NULL
-);
-
 -- Every version of every object. vid is the store's global sequence: it increases with every version
--- stored, and stored_at (microseconds) strictly increases with it.
+-- stored, and stored_at (microseconds) strictly increases with it. Rows are only appended, except
+-- that latest moves when a later version of the object arrives.
 CREATE TABLE object_versions (
     vid            INTEGER PRIMARY KEY,
-    oid            INTEGER NOT NULL REFERENCES objects (oid) DEFERRABLE INITIALLY DEFERRED,
+    id_hash        INTEGER NOT NULL, -- fnv64 of id, as in id_keys
+    latest         INTEGER NOT NULL, -- 1 on the version of its id with the greatest version_key
+    revoked        INTEGER NOT NULL, -- this version's revoked property
     version_key    TEXT    NOT NULL, -- stix.Timestamp.Key of modified, else created, else ''
+    id             TEXT    NOT NULL,
+    type           TEXT    NOT NULL,
     spec_version   TEXT    NOT NULL,
     created        TEXT    NOT NULL, -- text as received; '' when absent
     modified       TEXT    NOT NULL, -- text as received; '' when absent
     created_by_ref TEXT    NOT NULL, -- '' when absent
-    revoked        INTEGER NOT NULL,
     confidence     INTEGER,          -- NULL when absent
     digest         BLOB    NOT NULL, -- SHA-256 of the RFC 8785 canonical form
     stored_at      INTEGER NOT NULL,
+    edges          BLOB,             -- the version's edges but created_by_ref and object_marking_refs (see edges.go); NULL when none
+    observables    BLOB,             -- the version's observables (see edges.go); NULL when none
     raw            BLOB    NOT NULL  -- the bytes as received; last, so reading other columns skips it
 );
-CREATE UNIQUE INDEX object_versions_key ON object_versions (oid, version_key);
+
+-- Finds the versions of an id: hash is fnv64(id).
+CREATE TABLE id_keys (
+    hash INTEGER NOT NULL,
+    vid  INTEGER NOT NULL,
+    PRIMARY KEY (hash, vid)
+) WITHOUT ROWID;
+
+-- Finds the edges to or from an id. For edge n (0-based) of version vid's edges: one key with the
+-- hash of its target and ref = vid << 21 | n << 1, and, when its source is not the version's own
+-- object (a relationship's source_ref), one with the hash of its source and ref = vid << 21 | n << 1 | 1.
+CREATE TABLE edge_keys (
+    hash INTEGER NOT NULL,
+    ref  INTEGER NOT NULL,
+    PRIMARY KEY (hash, ref)
+) WITHOUT ROWID;
+
+-- Finds the versions carrying an observable: for observable n of version vid's observables, hash is
+-- fnv64 of kind, a NUL byte and value, and ref = vid << 20 | n.
+CREATE TABLE observable_keys (
+    hash INTEGER NOT NULL,
+    ref  INTEGER NOT NULL,
+    PRIMARY KEY (hash, ref)
+) WITHOUT ROWID;
+
+-- Distinct ids per type, and how many of them are revoked (an object is revoked once any of its
+-- versions is). Kept up to date by every write, in the same transaction.
+CREATE TABLE object_counts (
+    type    TEXT    PRIMARY KEY,
+    objects INTEGER NOT NULL,
+    revoked INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE collections (
     cid             INTEGER PRIMARY KEY,
@@ -55,41 +83,15 @@ CREATE TABLE collections (
     last_date_added INTEGER NOT NULL DEFAULT 0 -- the greatest date_added given in this collection
 );
 
--- Membership of object versions in collections. seq records the order of insertion; date_added
--- strictly increases with it within a collection.
+-- Membership of object versions in collections. date_added strictly increases, within a collection,
+-- in the order versions are added, so it orders and pages the collection on its own.
 CREATE TABLE collection_objects (
-    seq        INTEGER PRIMARY KEY,
-    cid        INTEGER NOT NULL REFERENCES collections (cid) DEFERRABLE INITIALLY DEFERRED,
-    vid        INTEGER NOT NULL REFERENCES object_versions (vid) DEFERRABLE INITIALLY DEFERRED,
-    date_added INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX collection_objects_order ON collection_objects (cid, date_added);
+    cid        INTEGER NOT NULL, -- collections (cid)
+    date_added INTEGER NOT NULL,
+    vid        INTEGER NOT NULL, -- object_versions (vid)
+    PRIMARY KEY (cid, date_added)
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX collection_objects_member ON collection_objects (vid, cid);
-
--- Edges (stix.Object.Edges) of each version, for graph walks. source is '' when it is the version's
--- own object (every reference property but a relationship's source_ref): only the other sources need
--- an index. Targets are found through target_hash, the 64-bit FNV-1a of target as a signed integer:
--- a small key keeps this randomly written index cheap; queries compare target itself too.
-CREATE TABLE relationships (
-    vid         INTEGER NOT NULL, -- object_versions (vid): Check verifies it; a foreign key costs 15% of a write
-    source      TEXT    NOT NULL,
-    type        TEXT    NOT NULL,
-    target      TEXT    NOT NULL,
-    target_hash INTEGER NOT NULL
-);
-CREATE INDEX relationships_vid ON relationships (vid);
-CREATE INDEX relationships_target ON relationships (target_hash);
-CREATE INDEX relationships_source ON relationships (source) WHERE source != '';
-
--- Normalised observable values (stix.Object.Observables) of each version, found through hash, the
--- 64-bit FNV-1a of kind, a NUL byte and value, as a signed integer; queries compare kind and value too.
-CREATE TABLE observables (
-    vid   INTEGER NOT NULL, -- object_versions (vid): Check verifies it
-    kind  TEXT    NOT NULL,
-    value TEXT    NOT NULL,
-    hash  INTEGER NOT NULL
-);
-CREATE INDEX observables_value ON observables (hash);
 
 CREATE TABLE organisations (
     id         TEXT PRIMARY KEY,
