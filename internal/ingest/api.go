@@ -18,14 +18,15 @@ type Options struct {
 	Strict bool
 	// BatchSize is how many objects go in one transaction (0: DefaultBatchSize).
 	BatchSize int
-	// Progress, when set, is called after every batch with the totals so far.
+	// Progress, when set, is called after every batch with the totals so far (its Errors is nil). It is
+	// called from the goroutine that writes, one call at a time.
 	Progress func(Progress)
 	// MaxObjects bounds how many objects one import may hold (0: no bound).
 	MaxObjects int
 }
 
 // DefaultBatchSize is the number of objects written per transaction.
-const DefaultBatchSize = 2000
+const DefaultBatchSize = 10000
 
 // Progress is reported as an import advances.
 type Progress struct {

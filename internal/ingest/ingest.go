@@ -1,12 +1,14 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -98,43 +100,24 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 	defer wg.Wait()
 	defer cancel()
 
-	// Stage 3: put chunks back in order and write them in batches.
-	w := &writer{im: im, opt: opt, batchSize: batchSize, bytesRead: &bytesRead}
-	pending := map[int]chunk{}
-	nextSeq := 0
-	for c := range decoded {
-		pending[c.seq] = c
-		for {
-			c, ok := pending[nextSeq]
-			if !ok {
-				break
-			}
-			delete(pending, nextSeq)
-			nextSeq++
-			if err := w.add(ctx, c.items); err != nil {
-				return w.report, err
-			}
-			if c.fatal != nil {
-				if opt.Strict {
-					return w.report, fmt.Errorf("%w: %w", ErrStrict, c.fatal)
-				}
-				if err := w.flush(ctx); err != nil {
-					return w.report, err
-				}
-				return w.report, c.fatal
-			}
-		}
+	// Stage 3 puts chunks back in input order and cuts them into batches; stage 4 writes each batch in
+	// a transaction while stage 3 fills the next one.
+	w := newWriter(im, opt, &bytesRead)
+	writeErr := make(chan error, 1)
+	wg.Go(func() { writeErr <- w.run(ctx, cancel) })
+	rep, err := w.assemble(ctx, decoded, batchSize)
+	close(w.batches)
+	if werr := <-writeErr; werr != nil {
+		err = werr // the write failure is the cause; a cancelled assembly is its consequence
 	}
-	if err := ctx.Err(); err != nil {
-		return w.report, err
-	}
-	if err := w.flush(ctx); err != nil {
-		return w.report, err
+	rep = w.final()
+	if err != nil {
+		return rep, err
 	}
 	im.logger.LogAttrs(ctx, slog.LevelInfo, "import done",
-		slog.Int("accepted", w.report.Accepted), slog.Int("duplicate", w.report.Duplicate),
-		slog.Int("rejected", w.report.Rejected), slog.Int64("bytes", bytesRead.Load()))
-	return w.report, nil
+		slog.Int("accepted", rep.Accepted), slog.Int("duplicate", rep.Duplicate),
+		slog.Int("rejected", rep.Rejected), slog.Int64("bytes", bytesRead.Load()))
+	return rep, nil
 }
 
 // split reads objects from r and sends them in chunks; a framing error goes in the last chunk.
@@ -196,36 +179,98 @@ func (im *Importer) decode(it *item) {
 	it.obj, it.digest = obj, d
 }
 
-// writer collects decoded items into batches and writes them.
+// writer turns decoded items into batches (assemble, on the caller's goroutine) and writes them (run,
+// on its own), so that decoding goes on while a batch is written. At most two batches are held: the
+// one being written and the one being filled.
 type writer struct {
-	im         *Importer
-	opt        Options
-	batchSize  int
-	bytesRead  *atomic.Int64
-	batch      []item
-	batchBytes int
-	report     Report
+	im        *Importer
+	opt       Options
+	bytesRead *atomic.Int64
+	batches   chan []item
+
+	mu     sync.Mutex // guards report, which both goroutines update
+	report Report
 }
 
-func (w *writer) add(ctx context.Context, items []item) error {
-	for i := range items {
-		it := &items[i]
-		if it.err != nil {
-			oe := w.reject(it, it.err)
-			if w.opt.Strict {
-				return fmt.Errorf("%w: %w", ErrStrict, oe)
-			}
-			continue
+func newWriter(im *Importer, opt Options, bytesRead *atomic.Int64) *writer {
+	return &writer{im: im, opt: opt, bytesRead: bytesRead, batches: make(chan []item)}
+}
+
+// assemble reads decoded chunks, puts them in input order, records rejections and sends batches to
+// run. It returns when the input ends, on a framing error, on a strict abort or when ctx ends.
+func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, batchSize int) (Report, error) {
+	var batch []item
+	batchBytes := 0
+	send := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		w.batch = append(w.batch, *it)
-		w.batchBytes += len(it.raw)
-		if w.opt.Strict && w.batchBytes > MaxStrictBytes {
-			return fmt.Errorf("%w: a strict import holds every object until the end, and this one is larger than %d MiB; split it, or import without --strict", ErrStrict, MaxStrictBytes>>20)
+		select {
+		case w.batches <- batch:
+			batch, batchBytes = nil, 0
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if !w.opt.Strict && len(w.batch) >= w.batchSize {
-			if err := w.flush(ctx); err != nil {
-				return err
+	}
+	pending := map[int]chunk{}
+	nextSeq := 0
+	for c := range decoded {
+		pending[c.seq] = c
+		for {
+			c, ok := pending[nextSeq]
+			if !ok {
+				break
 			}
+			delete(pending, nextSeq)
+			nextSeq++
+			for i := range c.items {
+				it := &c.items[i]
+				if it.err != nil {
+					oe := w.reject(it, it.err)
+					if w.opt.Strict {
+						return Report{}, fmt.Errorf("%w: %w", ErrStrict, oe)
+					}
+					continue
+				}
+				batch = append(batch, *it)
+				batchBytes += len(it.raw)
+				if w.opt.Strict {
+					if batchBytes > MaxStrictBytes {
+						return Report{}, fmt.Errorf("%w: a strict import holds every object until the end, and this one is larger than %d MiB; split it, or import without --strict", ErrStrict, MaxStrictBytes>>20)
+					}
+				} else if len(batch) >= batchSize {
+					if err := send(); err != nil {
+						return Report{}, err
+					}
+				}
+			}
+			if c.fatal != nil {
+				if w.opt.Strict {
+					return Report{}, fmt.Errorf("%w: %w", ErrStrict, c.fatal)
+				}
+				if err := send(); err != nil {
+					return Report{}, err
+				}
+				return Report{}, c.fatal
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
+	}
+	return Report{}, send()
+}
+
+// run writes the batches it receives until the channel is closed. On a store failure it cancels the
+// import and returns the failure.
+func (w *writer) run(ctx context.Context, cancel context.CancelFunc) error {
+	for batch := range w.batches {
+		if err := w.write(ctx, batch); err != nil {
+			cancel()
+			for range w.batches { // let assemble finish its send
+			}
+			return err
 		}
 	}
 	return nil
@@ -238,6 +283,8 @@ func (w *writer) reject(it *item, err error) *ObjectError {
 	} else if ve := (*stix.ValidationError)(nil); errors.As(err, &ve) {
 		oe.ObjectID = ve.ObjectID
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.report.Rejected++
 	if len(w.report.Errors) < MaxReportedErrors {
 		w.report.Errors = append(w.report.Errors, oe)
@@ -245,14 +292,19 @@ func (w *writer) reject(it *item, err error) *ObjectError {
 	return oe
 }
 
-// flush writes the collected batch in one transaction.
-func (w *writer) flush(ctx context.Context) error {
-	if len(w.batch) == 0 {
-		return nil
-	}
-	b := store.Batch{Collection: w.opt.Collection, Strict: w.opt.Strict, Versions: make([]store.NewVersion, len(w.batch))}
-	for i := range w.batch {
-		b.Versions[i] = store.NewVersion{Object: w.batch[i].obj, Digest: w.batch[i].digest}
+// final returns the report, with the rejections in input order.
+func (w *writer) final() Report {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slices.SortStableFunc(w.report.Errors, func(a, b *ObjectError) int { return cmp.Compare(a.Index, b.Index) })
+	return w.report
+}
+
+// write stores one batch in one transaction.
+func (w *writer) write(ctx context.Context, batch []item) error {
+	b := store.Batch{Collection: w.opt.Collection, Strict: w.opt.Strict, Versions: make([]store.NewVersion, len(batch))}
+	for i := range batch {
+		b.Versions[i] = store.NewVersion{Object: batch[i].obj, Digest: batch[i].digest}
 	}
 	outcomes, err := w.im.store.Write(ctx, b)
 	if err != nil {
@@ -260,32 +312,37 @@ func (w *writer) flush(ctx context.Context) error {
 			var first *ObjectError
 			for i, o := range outcomes {
 				if o.Status == store.StatusRejected {
-					oe := w.reject(&w.batch[i], o.Err)
+					oe := w.reject(&batch[i], o.Err)
 					if first == nil {
 						first = oe
 					}
 				}
 			}
 			if first != nil {
-				w.batch = w.batch[:0]
 				return fmt.Errorf("%w: %w", ErrStrict, first)
 			}
 		}
-		return fmt.Errorf("writing %d objects: %w", len(w.batch), err)
+		return fmt.Errorf("writing %d objects: %w", len(batch), err)
 	}
 	for i, o := range outcomes {
+		if o.Status == store.StatusRejected {
+			w.reject(&batch[i], o.Err)
+		}
+	}
+	w.mu.Lock()
+	for _, o := range outcomes {
 		switch o.Status {
 		case store.StatusAdded:
 			w.report.Accepted++
 		case store.StatusDuplicate:
 			w.report.Duplicate++
-		default:
-			w.reject(&w.batch[i], o.Err)
 		}
 	}
-	w.batch, w.batchBytes = w.batch[:0], 0
+	p := Progress{BytesRead: w.bytesRead.Load(), Report: w.report}
+	w.mu.Unlock()
 	if w.opt.Progress != nil {
-		w.opt.Progress(Progress{BytesRead: w.bytesRead.Load(), Report: w.report})
+		p.Errors = nil // the callback gets counts; the list is the final report's
+		w.opt.Progress(p)
 	}
 	return nil
 }
