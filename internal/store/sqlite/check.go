@@ -2,12 +2,14 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -241,23 +243,24 @@ func versionKeys(vid, idHash int64, edgesBlob, obsBlob []byte) (ids, edges, obs 
 	return []key{{idHash, vid}}, appendEdgeKeys(nil, vid, es), appendObsKeys(nil, vid, os), nil
 }
 
-// checkVersions reads every version: its bytes must be a JSON object whose id, type, created and
-// modified match the row, its digest and hashes must be right, its edges and observables readable,
-// and stored times must increase with the sequence. It sums the keys the versions should have.
+// checkVersions reads every form: its bytes must be a JSON object whose id, type, spec_version,
+// created and modified match the row, its digest and hashes must be right, its edges and
+// observables readable, and stored times must increase with the sequence. It sums the keys the
+// forms should have.
 func checkVersions(c *checker, count *int64, want *keySums) error {
 	var lastVid, lastStored int64
-	return c.each(`SELECT vid, id_hash, id, type, created, modified, version_key, stored_at, digest, edges, observables, raw
+	return c.each(`SELECT vid, id_hash, id, type, spec_version, created, modified, version_key, stored_at, digest, edges, observables, raw
 		FROM object_versions ORDER BY vid`, func(r *sql.Rows) error {
 		var (
-			vid, hash, stored                  int64
-			id, typ, created, modified, vkey   string
-			digest, edgesBlob, obsBlob, rawRow []byte
+			vid, hash, stored                      int64
+			id, typ, spec, created, modified, vkey string
+			digest, edgesBlob, obsBlob, rawRow     []byte
 		)
-		if err := r.Scan(&vid, &hash, &id, &typ, &created, &modified, &vkey, &stored, &digest, &edgesBlob, &obsBlob, &rawRow); err != nil {
+		if err := r.Scan(&vid, &hash, &id, &typ, &spec, &created, &modified, &vkey, &stored, &digest, &edgesBlob, &obsBlob, &rawRow); err != nil {
 			return err
 		}
 		*count++
-		where := fmt.Sprintf("version row %d (%s %s)", vid, id, vkey)
+		where := fmt.Sprintf("version row %d (%s %s, STIX %s)", vid, id, vkey, spec)
 		if lastVid != 0 && stored <= lastStored {
 			c.add("object_versions: %s: stored at %d µs, not after the previous version (%d µs)", where, stored, lastStored)
 		}
@@ -283,7 +286,7 @@ func checkVersions(c *checker, count *int64, want *keySums) error {
 		} else if !bytes.Equal(d[:], digest) {
 			c.add("object_versions: %s: the digest does not match the stored bytes", where)
 		}
-		props, err := topLevel(rawRow, "id", "type", "created", "modified")
+		props, err := topLevel(rawRow, "id", "type", "spec_version", "created", "modified")
 		if err != nil {
 			c.add("object_versions: %s: stored bytes: %v", where, err)
 			return nil
@@ -297,6 +300,19 @@ func checkVersions(c *checker, count *int64, want *keySums) error {
 		if props["created"] != created || props["modified"] != modified {
 			c.add("object_versions: %s: stored bytes have created %q and modified %q, the row %q and %q",
 				where, props["created"], props["modified"], created, modified)
+		}
+		// As stix.Decode reads it: without spec_version, an object is STIX 2.0, but for an SCO
+		// (no created, no modified), which is 2.1.
+		wantSpec, ok := props["spec_version"]
+		switch {
+		case ok:
+		case created == "" && modified == "":
+			wantSpec = stix.SpecVersion21
+		default:
+			wantSpec = stix.SpecVersion20
+		}
+		if spec != wantSpec {
+			c.add("object_versions: %s: spec version should be %q, from the stored bytes", where, wantSpec)
 		}
 		wantKey := ""
 		for _, t := range []string{modified, created} {
@@ -316,45 +332,69 @@ func checkVersions(c *checker, count *int64, want *keySums) error {
 	})
 }
 
-// checkObjects walks the versions of each id, in the order of id_keys: one of them, the one with the
-// greatest key, must be marked latest, they must share a type, and object_counts must count the ids
-// and the revoked ones.
+// checkObjects walks the forms of each id, in the order of id_keys: no two may share a version key
+// and a spec version; exactly one, the greatest by (version key, spec version), must be marked
+// latest; of each version key, exactly one form, the greatest spec version, must be marked
+// spec_latest; they must share a type; and object_counts must count the ids and the revoked ones.
 func checkObjects(c *checker) error {
 	type objVersion struct {
-		key             string
-		typ             string
-		latest, revoked bool
+		key, spec                   string
+		typ                         string
+		latest, specLatest, revoked bool
 	}
 	type counts struct{ objects, revoked int64 }
 	found := map[string]*counts{}
 	var (
 		curHash int64
-		group   = map[string][]objVersion{} // the versions of each id with hash curHash
+		group   = map[string][]objVersion{} // the forms of each id with hash curHash
 	)
+	name := func(v objVersion) string { return fmt.Sprintf("%q (STIX %s)", v.key, v.spec) }
 	flush := func() {
 		for id, vs := range group {
-			latest, maxKey := -1, ""
+			slices.SortFunc(vs, func(a, b objVersion) int {
+				return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.spec, b.spec))
+			})
+			latest := -1
 			revoked := false
 			for i, v := range vs {
+				if i > 0 && v.key == vs[i-1].key && v.spec == vs[i-1].spec {
+					c.add("objects: %s: version %s is stored more than once", id, name(v))
+				}
 				if v.latest {
 					if latest >= 0 {
-						c.add("objects: %s: versions %q and %q are both marked latest", id, vs[latest].key, v.key)
+						c.add("objects: %s: versions %s and %s are both marked latest", id, name(vs[latest]), name(v))
 					}
 					latest = i
-				}
-				if i == 0 || v.key > maxKey {
-					maxKey = v.key
 				}
 				if v.typ != vs[0].typ {
 					c.add("objects: %s: versions of types %q and %q", id, vs[0].typ, v.typ)
 				}
 				revoked = revoked || v.revoked
 			}
-			switch {
+			switch greatest := vs[len(vs)-1]; {
 			case latest < 0:
 				c.add("objects: %s: no version is marked latest", id)
-			case vs[latest].key != maxKey:
-				c.add("objects: %s: version %q is marked latest but the greatest stored is %q", id, vs[latest].key, maxKey)
+			case vs[latest].key != greatest.key || vs[latest].spec != greatest.spec:
+				c.add("objects: %s: version %s is marked latest but the greatest stored is %s", id, name(vs[latest]), name(greatest))
+			}
+			// The forms of each version key, which the sort put side by side.
+			for i := 0; i < len(vs); {
+				j, marked := i, -1
+				for ; j < len(vs) && vs[j].key == vs[i].key; j++ {
+					if vs[j].specLatest {
+						if marked >= 0 {
+							c.add("objects: %s: forms %s and %s are both marked the latest spec version", id, name(vs[marked]), name(vs[j]))
+						}
+						marked = j
+					}
+				}
+				switch {
+				case marked < 0:
+					c.add("objects: %s: no form of version %q is marked the latest spec version", id, vs[i].key)
+				case marked != j-1:
+					c.add("objects: %s: form %s is marked the latest spec version but the greatest stored is %s", id, name(vs[marked]), name(vs[j-1]))
+				}
+				i = j
 			}
 			n := found[vs[0].typ]
 			if n == nil {
@@ -369,15 +409,15 @@ func checkObjects(c *checker) error {
 		clear(group)
 	}
 	err := c.each(`SELECT k.hash, k.vid, v.vid IS NULL, coalesce(v.id, ''), coalesce(v.type, ''), coalesce(v.version_key, ''),
-			coalesce(v.latest, 0), coalesce(v.revoked, 0)
+			coalesce(v.spec_version, ''), coalesce(v.latest, 0), coalesce(v.spec_latest, 0), coalesce(v.revoked, 0)
 		FROM id_keys k LEFT JOIN object_versions v ON v.vid = k.vid ORDER BY k.hash, k.vid`, func(r *sql.Rows) error {
 		var (
-			hash, vid       int64
-			missing         bool
-			id, typ, vkey   string
-			latest, revoked bool
+			hash, vid                   int64
+			missing                     bool
+			id, typ, vkey, spec         string
+			latest, specLatest, revoked bool
 		)
-		if err := r.Scan(&hash, &vid, &missing, &id, &typ, &vkey, &latest, &revoked); err != nil {
+		if err := r.Scan(&hash, &vid, &missing, &id, &typ, &vkey, &spec, &latest, &specLatest, &revoked); err != nil {
 			return err
 		}
 		if missing {
@@ -388,7 +428,7 @@ func checkObjects(c *checker) error {
 			flush()
 			curHash = hash
 		}
-		group[id] = append(group[id], objVersion{key: vkey, typ: typ, latest: latest, revoked: revoked})
+		group[id] = append(group[id], objVersion{key: vkey, spec: spec, typ: typ, latest: latest, specLatest: specLatest, revoked: revoked})
 		return nil
 	})
 	if err != nil {

@@ -47,11 +47,11 @@ func scanVersion(r rowScanner, v *store.Version, pre ...any) error {
 	return nil
 }
 
-// Versions returns every stored version of id, oldest first.
+// Versions returns every stored form of every version of id, by version key then spec version.
 func (s *Store) Versions(ctx context.Context, id string) ([]store.Version, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+versionCols+`
 		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
-		WHERE k.hash = ? AND v.id = ? ORDER BY v.version_key`, idHash(id), id)
+		WHERE k.hash = ? AND v.id = ? ORDER BY v.version_key, v.spec_version`, idHash(id), id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: versions of %s: %w", id, err)
 	}
@@ -89,11 +89,61 @@ func (q *listQuery) cond(c string, args ...any) {
 }
 
 func (q *listQuery) in(col string, vals []string) {
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		args[i] = v
+	q.cond(inText(col, vals))
+	q.args = appendStrings(q.args, vals)
+}
+
+func inText(col string, vals []string) string {
+	return col + " IN (" + strings.Repeat("?,", len(vals)-1) + "?)"
+}
+
+func appendStrings(args []any, vals []string) []any {
+	for _, v := range vals {
+		args = append(args, v)
 	}
-	q.cond(col+" IN ("+strings.Repeat("?,", len(vals)-1)+"?)", args...)
+	return args
+}
+
+// Ranking forms in scope. A form ranks above another of its object when its version key is greater,
+// or when it is the same version in a greater spec version.
+const (
+	laterKey       = "v2.version_key > v.version_key"
+	earlierKey     = "v2.version_key < v.version_key"
+	sameKeyNewSpec = "v2.version_key = v.version_key AND v2.spec_version > v.spec_version"
+)
+
+// noneInScope adds the condition that no form v2 of v's object in scope satisfies cond; with specs,
+// only forms of those spec versions count. In a collection, the scope is the collection's forms.
+// before, when not empty, is a condition on v alone that implies the answer: SQLite evaluates an OR
+// from the left and stops at the first true term, so the subquery then does not run.
+func (q *listQuery) noneInScope(before, cond string, specs []string) {
+	var b strings.Builder
+	if before != "" {
+		b.WriteString("(" + before + " OR ")
+	}
+	b.WriteString(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid`)
+	if q.coll {
+		b.WriteString(` CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid`)
+	}
+	b.WriteString(` WHERE k2.hash = v.id_hash AND v2.id = v.id AND (` + cond + `)`)
+	if len(specs) > 0 {
+		b.WriteString(" AND " + inText("v2.spec_version", specs))
+	}
+	b.WriteString(")")
+	if before != "" {
+		b.WriteString(")")
+	}
+	q.cond(b.String(), appendStrings(nil, specs)...)
+}
+
+// topSpec keeps, of each version in scope, only the form with the greatest spec version. The flag
+// spec_latest answers for the store; a form so marked is the greatest in any collection too.
+func (q *listQuery) topSpec() {
+	if q.coll {
+		q.noneInScope("v.spec_latest", sameKeyNewSpec, nil)
+	} else {
+		q.cond("v.spec_latest")
+	}
 }
 
 // idsIn selects the versions of ids: through their hashes in id_keys, then the ids themselves.
@@ -142,33 +192,40 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 	if len(f.Types) > 0 {
 		q.in("v.type", f.Types)
 	}
-	if len(f.SpecVersions) > 0 {
-		q.in("v.spec_version", f.SpecVersions)
+	// The forms in scope: those of the chosen spec versions, else the greatest spec version of each
+	// version (topSpec). Then the version match selects among them. The flag latest marks the
+	// greatest form of each object in the store, so it is the latest in any scope that holds it.
+	specs := f.SpecVersions
+	if len(specs) > 0 {
+		q.in("v.spec_version", specs)
 	}
 	switch f.Versions.Kind {
 	case store.VersionsLast:
-		if q.coll {
-			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
-				CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid
-				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key > v.version_key)`)
-		} else {
+		switch {
+		case len(specs) > 0:
+			q.noneInScope("v.latest", laterKey, specs)
+		case q.coll:
+			q.noneInScope("v.latest", laterKey+" OR "+sameKeyNewSpec, nil)
+		default:
 			q.cond("v.latest")
 		}
 	case store.VersionsFirst:
-		if q.coll {
-			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
-				CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid
-				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key < v.version_key)`)
-		} else {
-			q.cond(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid
-				WHERE k2.hash = v.id_hash AND v2.id = v.id AND v2.version_key < v.version_key)`)
+		if len(specs) == 0 {
+			q.topSpec()
 		}
+		q.noneInScope("", earlierKey, specs)
 	case store.VersionsAll:
+		if len(specs) == 0 {
+			q.topSpec()
+		}
 	case store.VersionsKeys:
 		if len(f.Versions.Keys) == 0 {
 			q.none = true
 		} else {
 			q.in("v.version_key", f.Versions.Keys)
+		}
+		if len(specs) == 0 {
+			q.topSpec()
 		}
 	default:
 		return nil, fmt.Errorf("sqlite: unknown version match kind %d", f.Versions.Kind)

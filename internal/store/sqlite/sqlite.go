@@ -12,8 +12,10 @@
 // inserts per object, and above all the number of pages each commit writes to the WAL and each
 // checkpoint copies back (a few system calls per page, whatever its size):
 //   - a new object is one appended object_versions row and one key in id_keys; its other keys
-//     are one per edge and one per observable. There is no objects table: a flag on the version
-//     row marks the latest version, and object_counts keeps the counts Stats reports;
+//     are one per edge and one per observable. There is no objects table: flags on the version
+//     row mark the latest form of the object and the latest spec version's form of each version
+//     (a version may be stored as STIX 2.0 and 2.1; the identity (id, version key, spec version)
+//     is decided in Go, so it costs no index), and object_counts keeps the counts Stats reports;
 //   - keys are 64-bit hashes in small WITHOUT ROWID (hash, reference) tables, inserted in key
 //     order, so a batch dirties as few pages as its random keys allow; the edges and observables
 //     themselves are two small blobs in the version row (edges.go);

@@ -63,6 +63,16 @@ func indicator(t testing.TB, modified int, extra string) store.NewVersion {
 	return newVersion(t, raw)
 }
 
+// vkey is the version key of indicator's modified time.
+func vkey(t testing.TB, modified int) string {
+	t.Helper()
+	ts, err := stix.ParseTimestamp(fmt.Sprintf("2020-01-01T00:00:%02d.000Z", modified))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.Key()
+}
+
 func newVersion(t testing.TB, raw string) store.NewVersion {
 	t.Helper()
 	o, err := stix.Decode([]byte(raw))
@@ -211,18 +221,27 @@ func TestCheckDetects(t *testing.T) {
 		v2 := newVersion(t, strings.Replace(string(vs[0].Object.Raw), `"modified":"2020-01-01T00:00:01.000Z"`,
 			`"modified":"2020-01-01T00:00:05.000Z"`, 1))
 		mustWrite(t, s, store.Batch{Collection: "c", Versions: []store.NewVersion{v2}})
+		// The STIX 2.0 form of the second object's version, beside its 2.1 form.
+		f20 := newVersion(t, strings.NewReplacer(`"spec_version":"2.1",`, "", `"pattern_type":"stix"`, `"labels":["malicious-activity"]`).
+			Replace(string(vs[1].Object.Raw)))
+		if f20.Object.SpecVersion != stix.SpecVersion20 {
+			t.Fatalf("test is broken: the 2.0 form decodes as STIX %s", f20.Object.SpecVersion)
+		}
+		if out := mustWrite(t, s, store.Batch{Versions: []store.NewVersion{f20}}); out[0].Status != store.StatusAdded {
+			t.Fatalf("the 2.0 form: %v %v", out[0].Status, out[0].Err)
+		}
 		rep, err := s.Check(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Problems) != 0 || rep.VersionsChecked != 4 {
+		if len(rep.Problems) != 0 || rep.VersionsChecked != 5 {
 			t.Fatalf("before damage: %d versions checked, problems %v", rep.VersionsChecked, rep.Problems)
 		}
 		return s, rawDB(t, s.Path()), vs
 	}
 	cases := []struct {
 		name   string
-		damage string // SQL; ?1 is the first object's id
+		damage string // SQL; ?1 is the first object's id, ?2 the second's (held in STIX 2.0 and 2.1)
 		want   string // in one of the problems
 	}{
 		{"no latest version", `UPDATE object_versions SET latest = 0 WHERE id = ?1`, "no version is marked latest"},
@@ -249,6 +268,18 @@ func TestCheckDetects(t *testing.T) {
 		{"observable key wrong", `UPDATE observable_keys SET hash = 7`, "has no such key"},
 		{"stored time out of order", `UPDATE object_versions SET stored_at = 1 WHERE vid = (SELECT max(vid) FROM object_versions)`, "not after the previous version"},
 		{"schema version missing", `DELETE FROM schema_migrations`, "schema: version 0"},
+		{"latest on the 2.0 form", `UPDATE object_versions SET latest = 1 - latest WHERE id = ?2`,
+			`version "` + vkey(t, 2) + `" (STIX 2.0) is marked latest but the greatest stored is "` + vkey(t, 2) + `" (STIX 2.1)`},
+		{"both forms marked the latest spec version", `UPDATE object_versions SET spec_latest = 1 WHERE id = ?2`, "are both marked the latest spec version"},
+		{"no form marked the latest spec version", `UPDATE object_versions SET spec_latest = 0 WHERE id = ?2`, "no form of version"},
+		{"the 2.0 form marked the latest spec version", `UPDATE object_versions SET spec_latest = 1 - spec_latest WHERE id = ?2`,
+			"(STIX 2.0) is marked the latest spec version but the greatest stored is"},
+		{"spec version unlike the bytes", `UPDATE object_versions SET spec_version = '2.0' WHERE id = ?1`, `spec version should be "2.1"`},
+		{"a form stored twice", `INSERT INTO object_versions (vid, id_hash, latest, spec_latest, revoked, version_key, id, type,
+			spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)
+			SELECT vid + 100, id_hash, 0, 0, revoked, version_key, id, type, spec_version, created, modified, created_by_ref,
+			confidence, digest, stored_at + 1000000000, edges, observables, raw FROM object_versions WHERE id = ?2 AND spec_version = '2.0';
+			INSERT INTO id_keys SELECT id_hash, vid FROM object_versions WHERE vid > 100`, "(STIX 2.0) is stored more than once"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,11 +293,15 @@ func TestCheckDetects(t *testing.T) {
 				if strings.TrimSpace(stmt) == "" {
 					continue
 				}
-				if _, err := conn.ExecContext(t.Context(), stmt, vs[0].Object.ID); err != nil {
-					// Statements without a parameter refuse one.
-					if _, err := conn.ExecContext(t.Context(), stmt); err != nil {
-						t.Fatalf("damage %q: %v", stmt, err)
+				// Statements refuse the parameters they do not use.
+				var err error
+				for _, args := range [][]any{{vs[0].Object.ID, vs[1].Object.ID}, {vs[0].Object.ID}, nil} {
+					if _, err = conn.ExecContext(t.Context(), stmt, args...); err == nil {
+						break
 					}
+				}
+				if err != nil {
+					t.Fatalf("damage %q: %v", stmt, err)
 				}
 			}
 			rep, err := s.Check(t.Context())

@@ -35,8 +35,8 @@ func newBulk(head string, cols int) *bulk {
 }
 
 var (
-	insVersions = newBulk(`INSERT OR ROLLBACK INTO object_versions (vid, id_hash, latest, revoked, version_key, id, type,
-		spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)`, 17)
+	insVersions = newBulk(`INSERT OR ROLLBACK INTO object_versions (vid, id_hash, latest, spec_latest, revoked, version_key,
+		id, type, spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)`, 18)
 	insIDKeys   = newBulk(`INSERT OR ROLLBACK INTO id_keys (hash, vid)`, 2)
 	insEdgeKeys = newBulk(`INSERT OR ROLLBACK INTO edge_keys (hash, ref)`, 2)
 	insObsKeys  = newBulk(`INSERT OR ROLLBACK INTO observable_keys (hash, ref)`, 2)
@@ -89,10 +89,11 @@ const lookupChunk = 64
 var inList = strings.Repeat("?,", lookupChunk-1) + "?"
 
 var (
-	selVersions = `SELECT v.vid, v.id, v.version_key, v.revoked, v.latest, v.digest
+	selVersions = `SELECT v.vid, v.id, v.version_key, v.spec_version, v.revoked, v.latest, v.spec_latest, v.digest
 		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid WHERE k.hash IN (` + inList + `)`
 	selMembers    = `SELECT vid, date_added FROM collection_objects WHERE vid IN (` + inList + `) AND cid = ?`
 	updNotLatest  = `UPDATE object_versions SET latest = 0 WHERE vid IN (` + inList + `)`
+	updNotSpecTop = `UPDATE object_versions SET spec_latest = 0 WHERE vid IN (` + inList + `)`
 	selLastVid    = `SELECT vid, stored_at FROM object_versions ORDER BY vid DESC LIMIT 1`
 	selCollection = `SELECT cid, last_date_added FROM collections WHERE id = ?1 OR alias = ?1 ORDER BY id = ?1 DESC LIMIT 1`
 	updCollection = `UPDATE collections SET last_date_added = ? WHERE cid = ?`
@@ -122,13 +123,14 @@ func inChunks[T any](vals []T, fn func(args []any) error, tail ...any) error {
 	return nil
 }
 
-// objState is what a batch knows of one object: its stored versions, then those the batch adds.
+// objState is what a batch knows of one object: its stored forms, then those the batch adds. A form
+// is identified by (version key, spec version): the same version may be stored as STIX 2.0 and 2.1.
 type objState struct {
 	typ        string
 	hash       int64      // idHash of the id
-	versions   []verState // starts in first: most objects have one version
-	latest     int        // index in versions of the latest version; -1 when there is none
-	dbLatest   int64      // vid of the stored version marked latest before the batch; 0 when none
+	versions   []verState // starts in first: most objects have one form
+	latest     int        // index in versions of the latest form; -1 when there is none
+	dbLatest   int64      // vid of the stored form marked latest before the batch; 0 when none
 	revoked    bool
 	revokedKey string // the earliest revoked version's key
 	first      [1]verState
@@ -136,26 +138,34 @@ type objState struct {
 
 type verState struct {
 	key       string
+	spec      string
 	vid       int64
 	digest    [32]byte
 	inDB      bool  // stored before the batch
+	specTop   bool  // the form of its version key with the greatest spec version (spec_latest)
 	member    int8  // membership in the batch's collection: 0 unknown, 1 no, 2 yes
 	dateAdded int64 // when member == 2
 }
 
-func (st *objState) version(key string) *verState {
+// above reports whether the form (key, spec) ranks above v: a later version, or the same version in
+// a later spec version. The latest form of an object ranks above all its others.
+func (v *verState) above(key, spec string) bool {
+	return key > v.key || key == v.key && spec > v.spec
+}
+
+func (st *objState) version(key, spec string) *verState {
 	for i := range st.versions {
-		if st.versions[i].key == key {
-			return &st.versions[i]
+		if v := &st.versions[i]; v.key == key && v.spec == spec {
+			return v
 		}
 	}
 	return nil
 }
 
-// add records a version, keeping latest and the revocation up to date.
+// add records a form, keeping latest and the revocation up to date.
 func (st *objState) add(v verState, revoked bool) {
 	st.versions = append(st.versions, v)
-	if st.latest < 0 || v.key > st.versions[st.latest].key {
+	if st.latest < 0 || st.versions[st.latest].above(v.key, v.spec) {
 		st.latest = len(st.versions) - 1
 	}
 	if revoked && (!st.revoked || v.key < st.revokedKey) {
@@ -163,10 +173,35 @@ func (st *objState) add(v verState, revoked bool) {
 	}
 }
 
-// newRow is a version the batch stores.
+// addNew records a form the batch stores, and decides which form of its version key is the
+// greatest spec version. It returns the vid of a stored form that no longer is (0 when none).
+func (st *objState) addNew(v verState, revoked bool) (demoted int64) {
+	v.specTop = true
+	for i := range st.versions {
+		w := &st.versions[i]
+		if w.key != v.key || !w.specTop {
+			continue
+		}
+		// w is the top form of the key so far; there is one at most.
+		if w.spec > v.spec {
+			v.specTop = false
+		} else {
+			w.specTop = false
+			if w.inDB {
+				demoted = w.vid
+			}
+		}
+		break
+	}
+	st.add(v, revoked)
+	return demoted
+}
+
+// newRow is a form the batch stores.
 type newRow struct {
 	nv    *store.NewVersion
 	st    *objState
+	idx   int // its index in st.versions
 	vid   int64
 	key   string
 	saved int64 // stored_at
@@ -273,6 +308,7 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		rows    = make([]newRow, 0, len(b.Versions))
 		members []int64 // cid, date_added, vid of each new membership
 		counts  = map[string]*[2]int64{}
+		demoted []int64 // stored forms no longer the greatest spec version of their version key
 	)
 	for i := range b.Versions {
 		nv := &b.Versions[i]
@@ -281,10 +317,11 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		key := ts.Key()
 		st := states[obj.ID]
 
-		if v := st.version(key); v != nil {
+		if v := st.version(key, obj.SpecVersion); v != nil {
 			if v.digest != nv.Digest {
 				out[i] = store.Outcome{Status: store.StatusRejected, Err: fmt.Errorf(
-					"%w: %s version %s is already stored with different content", store.ErrConflict, obj.ID, versionText(ts))}
+					"%w: %s version %s (STIX %s) is already stored with different content", store.ErrConflict,
+					obj.ID, versionText(ts), obj.SpecVersion)}
 				continue
 			}
 			out[i].Status = store.StatusDuplicate
@@ -323,14 +360,16 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 				c[1]++
 			}
 		}
-		v := verState{key: key, vid: lastVid, digest: nv.Digest, member: 1}
+		v := verState{key: key, spec: obj.SpecVersion, vid: lastVid, digest: nv.Digest, member: 1}
 		if cid != 0 {
 			v.member, v.dateAdded = 2, nextAdded()
 			members = append(members, cid, v.dateAdded, v.vid)
 			out[i].DateAdded = fromMicro(v.dateAdded)
 		}
-		st.add(v, obj.Revoked)
-		rows = append(rows, newRow{nv: nv, st: st, vid: lastVid, key: key, saved: lastStored})
+		if d := st.addNew(v, obj.Revoked); d != 0 {
+			demoted = append(demoted, d)
+		}
+		rows = append(rows, newRow{nv: nv, st: st, idx: len(st.versions) - 1, vid: lastVid, key: key, saved: lastStored})
 		out[i].Status = store.StatusAdded
 	}
 
@@ -345,25 +384,18 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 		return nil, nil, err
 	}
 
-	// Versions that were the latest of their object and no longer are.
+	// Forms that were the latest of their object and no longer are.
 	var superseded []int64
 	for _, st := range states {
 		if st.dbLatest != 0 && st.versions[st.latest].vid != st.dbLatest {
 			superseded = append(superseded, st.dbLatest)
 		}
 	}
-	if len(superseded) > 0 {
-		slices.Sort(superseded)
-		upd, err := w.stmt(ctx, updNotLatest)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := inChunks(superseded, func(args []any) error {
-			_, err := upd.ExecContext(ctx, args...)
-			return err
-		}); err != nil {
-			return nil, nil, fmt.Errorf("move the latest version: %w", err)
-		}
+	if err := updateFlags(ctx, w, updNotLatest, superseded); err != nil {
+		return nil, nil, fmt.Errorf("move the latest version: %w", err)
+	}
+	if err := updateFlags(ctx, w, updNotSpecTop, demoted); err != nil {
+		return nil, nil, fmt.Errorf("move the latest spec version: %w", err)
 	}
 
 	if len(members) > 0 {
@@ -396,7 +428,23 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 	return out, nil, nil
 }
 
-// insertRows inserts the new versions, in vid order, and their keys.
+// updateFlags clears a flag on the rows vids with upd, one of the UPDATE … WHERE vid IN statements.
+func updateFlags(ctx context.Context, w *writer, upd string, vids []int64) error {
+	if len(vids) == 0 {
+		return nil
+	}
+	slices.Sort(vids)
+	st, err := w.stmt(ctx, upd)
+	if err != nil {
+		return err
+	}
+	return inChunks(vids, func(args []any) error {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	})
+}
+
+// insertRows inserts the new forms, in vid order, and their keys.
 func insertRows(ctx context.Context, w *writer, rows []newRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -426,7 +474,7 @@ func insertRows(ctx context.Context, w *writer, rows []newRow) error {
 			confidence = int64(obj.Confidence)
 		}
 		latest := r.st.versions[r.st.latest].vid == r.vid
-		args = append(args, r.vid, h, latest, obj.Revoked, r.key, obj.ID, obj.Type, obj.SpecVersion,
+		args = append(args, r.vid, h, latest, r.st.versions[r.idx].specTop, obj.Revoked, r.key, obj.ID, obj.Type, obj.SpecVersion,
 			obj.Created.String(), obj.Modified.String(), obj.CreatedByRef, confidence, r.nv.Digest[:], r.saved,
 			nullBlob(encodeEdges(edges)), nullBlob(encodeObservables(obs)), obj.Raw)
 		if len(args) == cap(args) {
@@ -491,14 +539,14 @@ func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[stri
 				latest  bool
 				digest  []byte
 			)
-			if err := rows.Scan(&v.vid, &id, &v.key, &revoked, &latest, &digest); err != nil {
+			if err := rows.Scan(&v.vid, &id, &v.key, &v.spec, &revoked, &latest, &v.specTop, &digest); err != nil {
 				return err
 			}
 			st := states[id]
 			if st == nil {
 				continue // another id with the same hash
 			}
-			if st.version(v.key) != nil {
+			if st.version(v.key, v.spec) != nil {
 				// The same id twice in one chunk (the padding repeats a hash).
 				continue
 			}
@@ -524,7 +572,7 @@ func loadMembers(ctx context.Context, w *writer, vs []store.NewVersion, states m
 		byVid = map[int64]*verState{}
 	)
 	for _, nv := range vs {
-		v := states[nv.Object.ID].version(nv.Object.Version().Key())
+		v := states[nv.Object.ID].version(nv.Object.Version().Key(), nv.Object.SpecVersion)
 		if v == nil || v.member != 0 {
 			continue
 		}

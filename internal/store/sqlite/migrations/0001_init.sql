@@ -18,18 +18,22 @@ CREATE TABLE node (
     created_at INTEGER NOT NULL
 );
 
--- Every version of every object. vid is the store's global sequence: it increases with every version
--- stored, and stored_at (microseconds) strictly increases with it. Rows are only appended, except
--- that latest moves when a later version of the object arrives.
+-- Every form of every version of every object. A version is identified by (id, version_key,
+-- spec_version): the same version may be held as a STIX 2.0 form and a 2.1 form, with different bytes.
+-- vid is the store's global sequence: it increases with every form stored, and stored_at
+-- (microseconds) strictly increases with it. Rows are only appended, except that latest and
+-- spec_latest move to a form that arrives later and ranks higher. Go decides the identity (no
+-- unique index holds it): Write reads the stored forms of the batch's ids first.
 CREATE TABLE object_versions (
     vid            INTEGER PRIMARY KEY,
     id_hash        INTEGER NOT NULL, -- fnv64 of id, as in id_keys
-    latest         INTEGER NOT NULL, -- 1 on the version of its id with the greatest version_key
-    revoked        INTEGER NOT NULL, -- this version's revoked property
+    latest         INTEGER NOT NULL, -- 1 on the one form of its id with the greatest (version_key, spec_version)
+    spec_latest    INTEGER NOT NULL, -- 1 on the one form of its (id, version_key) with the greatest spec_version
+    revoked        INTEGER NOT NULL, -- this form's revoked property
     version_key    TEXT    NOT NULL, -- stix.Timestamp.Key of modified, else created, else ''
     id             TEXT    NOT NULL,
     type           TEXT    NOT NULL,
-    spec_version   TEXT    NOT NULL,
+    spec_version   TEXT    NOT NULL, -- '2.1', or '2.0' (as stix.Object.SpecVersion: '2.0' when absent, but on SCOs)
     created        TEXT    NOT NULL, -- text as received; '' when absent
     modified       TEXT    NOT NULL, -- text as received; '' when absent
     created_by_ref TEXT    NOT NULL, -- '' when absent
@@ -41,7 +45,7 @@ CREATE TABLE object_versions (
     raw            BLOB    NOT NULL  -- the bytes as received; last, so reading other columns skips it
 );
 
--- Finds the versions of an id: hash is fnv64(id).
+-- Finds the forms of an id: hash is fnv64(id).
 CREATE TABLE id_keys (
     hash INTEGER NOT NULL,
     vid  INTEGER NOT NULL,
