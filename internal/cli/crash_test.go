@@ -30,52 +30,59 @@ func TestKillDuringImport(t *testing.T) {
 	mustRun(t, "init", "--data", data, "--org", "Crash Test CERT")
 	base := versions(t, data)
 
-	// A bundle large enough that the import is still writing when the first batch is visible.
+	// The import reads the bundle from a pipe. The test writes the first 60% of it, waits until the
+	// first batch is committed, and kills the import with SIGKILL: it is then certainly in the middle of
+	// the import, with objects read but not yet written.
 	const n = 60000
+	var buf bytes.Buffer
+	if err := gen.Write(&buf, n, 7); err != nil {
+		t.Fatal(err)
+	}
+	full := buf.Bytes()
 	bundle := filepath.Join(dir, "big.json")
-	f, err := os.Create(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gen.Write(f, n, 7); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(bundle, full, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "import", "--data", data, bundle)
+	cmd := exec.Command(os.Args[0], "import", "--data", data, "-")
 	cmd.Args[0] = "renkei" // testscript.Main runs the renkei command for this name
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	killed := false
-	for !killed {
+	fed := make(chan error, 1)
+	go func() {
+		_, err := stdin.Write(full[:len(full)*6/10])
+		fed <- err
+	}()
+	for versions(t, data) == base {
 		select {
 		case err := <-exited:
-			t.Fatalf("the import finished (%v) before any batch was seen; stderr:\n%s", err, stderr.String())
+			t.Fatalf("the import ended (%v) before any batch was committed; stderr:\n%s", err, stderr.String())
 		case <-time.After(5 * time.Millisecond):
 		}
-		if versions(t, data) > base {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
 	err = <-exited
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Logf("the import ended with %v before SIGKILL landed; the checks below still apply", err)
+		t.Fatalf("the import ended with %v, not by SIGKILL; stderr:\n%s", err, stderr.String())
 	}
+	stdin.Close()
+	<-fed // the write fails once the reader is gone; that is expected
 
 	got := versions(t, data) - base
 	t.Logf("killed after %d of %d versions were stored", got, n)
-	if got <= 0 || got > n {
+	if got <= 0 || got >= n {
 		t.Fatalf("after the kill the store holds %d new versions", got)
 	}
 	if out := mustRun(t, "check", "--data", data); !bytes.Contains(out, []byte("no problems")) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
@@ -13,7 +14,8 @@ func runExport(ctx context.Context, e *env, args []string) (err error) {
 	f := newFlags(e, "export", "renkei export [--data DIR] [--type T,...] [--collection C] [--all-versions]",
 		`Write stored objects to stdout as one STIX bundle, each object exactly as stored. The bundle is
 streamed: it is never held in memory whole. By default only the latest version of each object is
-written; --all-versions writes every version.`)
+written (in its latest STIX form); --all-versions writes every version in every STIX form stored
+(2.0 and 2.1), so that an export is a complete copy.`)
 	dir := f.dataDir()
 	types := f.String("type", "", "only objects of these `types`, comma-separated (e.g. indicator,malware)")
 	collection := f.String("collection", "", "only objects in this `collection` (alias or id)")
@@ -33,6 +35,7 @@ written; --all-versions writes every version.`)
 	filter := store.Filter{Types: commaList(*types)}
 	if *allVersions {
 		filter.Versions = store.VersionMatch{Kind: store.VersionsAll}
+		filter.SpecVersions = []string{stix.SpecVersion20, stix.SpecVersion21}
 	}
 	if *collection != "" {
 		c, err := findCollection(ctx, st, *collection)
