@@ -45,6 +45,21 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// capture VAR REGEXP sets $VAR to the first submatch of REGEXP in the last command's stdout.
+			"capture": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: capture VAR REGEXP")
+				}
+				re, err := regexp.Compile(args[1])
+				if err != nil {
+					ts.Fatalf("capture: %v", err)
+				}
+				m := re.FindStringSubmatch(ts.ReadFile("stdout"))
+				if len(m) < 2 {
+					ts.Fatalf("capture: no match for %q in stdout", args[1])
+				}
+				ts.Setenv(args[0], m[1])
+			},
 			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
 					ts.Fatalf("usage: exitcode N command [args...]")

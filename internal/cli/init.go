@@ -46,6 +46,10 @@ Running init on a directory that already holds a node is an error; nothing is ch
 	if err != nil {
 		return fmt.Errorf("init %s: %w", *dir, err)
 	}
+	if err := audit(ctx, e, st, "node.init", res.Node.ID,
+		fmt.Sprintf("owner organisation %s (%q), admin user %s (%q), one token", owner.ID, owner.Name, res.Admin.ID, res.Admin.Name)); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "initialised node %s in %s\n", res.Node.ID, *dir)
 	fmt.Fprintf(e.stdout, "organisation: %s (%s)\n", owner.Name, owner.ID)
 	fmt.Fprintf(e.stdout, "admin user:   %s\n", res.Admin.Name)

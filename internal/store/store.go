@@ -2,9 +2,11 @@
 // backend implements, the filters and pages of a query, and the sentinel errors. Backends live in
 // sub-packages (sqlite, and later postgres); storetest holds the conformance suite they all pass.
 //
-// The model: every version of every object is kept, identified by (id, version key), where the version
-// key is the sortable Key of modified, else created, else "" (SCOs have a single version). The raw bytes
-// of each version are kept exactly as received. A collection holds object versions, each with a
+// The model: every version of every object is kept, identified by (id, version key, spec version), where
+// the version key is the sortable Key of modified, else created, else "" (SCOs have a single version).
+// The same version may be held in two forms, STIX 2.0 and 2.1, with different bytes (a producer that
+// publishes both, as MITRE ATT&CK does): each form is stored and deduplicated on its own. The raw bytes
+// of each form are kept exactly as received. A collection holds forms of object versions, each with a
 // date_added in microseconds that strictly increases within the collection.
 package store
 
@@ -22,7 +24,8 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
-	// ErrConflict: a version with the same id and version timestamp is stored with different content.
+	// ErrConflict: a version with the same id, version timestamp and spec version is stored with
+	// different content.
 	ErrConflict = errors.New("version conflict")
 	// ErrRevoked: the object was revoked; no later version may be added (STIX 2.1 §3.6).
 	ErrRevoked = errors.New("object is revoked")
@@ -61,7 +64,7 @@ type Outcome struct {
 type Status uint8
 
 const (
-	StatusAdded     Status = iota + 1 // a new version was stored
+	StatusAdded     Status = iota + 1 // a new version, or a new spec version's form of a version, was stored
 	StatusDuplicate                   // the same version with the same content was already stored
 	StatusRejected                    // refused; Outcome.Err says why
 )
@@ -90,11 +93,11 @@ type Batch struct {
 	Strict bool
 }
 
-// Version is one stored version of an object: the row, not the decoded object.
+// Version is one stored form of an object version: the row, not the decoded object.
 type Version struct {
 	ID           string
 	Type         string
-	SpecVersion  string
+	SpecVersion  string // "2.1", or "2.0" (stix.Object.SpecVersion)
 	Created      string // text as received; "" when absent
 	Modified     string // text as received; "" when absent
 	VersionKey   string // stix.Timestamp.Key of modified, else created, else ""
@@ -124,7 +127,15 @@ const (
 )
 
 // Filter narrows a query. Empty fields do not filter. Within a field values are ORed; fields are ANDed.
-// Versions are selected among those in scope: the collection's when Collection is set, else the store's.
+//
+// Forms are selected in this order, as TAXII 2.1's match[spec_version] and match[version] (§3.4.1):
+//  1. Scope: the collection's forms when Collection is set (it may hold one form of a version and
+//     not the other), else the store's; IDs and Types narrow it.
+//  2. Spec version: with SpecVersions, only forms of those spec versions; without, of each
+//     (id, version key) in scope, only the form with the greatest spec version ("2.1" over "2.0").
+//  3. Versions selects among the forms that remain: the last or first version key of each id (with
+//     several SpecVersions, every remaining form of that key), all of them, or those of Keys.
+//  4. AddedAfter then drops forms added too early; it does not change which version is last or first.
 type Filter struct {
 	Collection   string
 	IDs          []string
@@ -153,13 +164,14 @@ type Page struct {
 type Objects interface {
 	// Write stores a batch in one transaction and reports one Outcome per version, in order.
 	Write(ctx context.Context, b Batch) ([]Outcome, error)
-	// Versions returns every stored version of id, oldest first, or ErrNotFound.
+	// Versions returns every stored form of every version of id, in ascending (version key, spec
+	// version) order, or ErrNotFound. It does not filter by spec version.
 	Versions(ctx context.Context, id string) ([]Version, error)
 	// List returns up to limit versions matching f, after the cursor (the zero Cursor starts at the beginning).
 	List(ctx context.Context, f Filter, after Cursor, limit int) (Page, error)
 	// Scan streams every version matching f in the same order as List, without holding them all.
 	Scan(ctx context.Context, f Filter) iter.Seq2[Version, error]
-	// Related returns the edges from or to id among the latest versions of objects, but for those
+	// Related returns the edges from or to id among the latest forms of objects, but for those
 	// whose type HubEdge names.
 	Related(ctx context.Context, id string) ([]stix.Edge, error)
 	// FindObservable returns the ids of objects whose latest version carries the observable.
@@ -239,6 +251,53 @@ type Accounts interface {
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash finds a token by the hash of its secret, or returns ErrNotFound.
 	TokenByHash(ctx context.Context, hash [sha256.Size]byte) (Token, error)
+	// ListTokens returns the tokens of a user, oldest first (ErrNotFound for an unknown user).
+	ListTokens(ctx context.Context, userID string) ([]Token, error)
+	// RevokeToken marks a token revoked at the given time, or returns ErrNotFound. Revoking a revoked
+	// token changes nothing: the first revocation time stays.
+	RevokeToken(ctx context.Context, tokenID string, at time.Time) error
+	// DisableUser disables the user with that name, or returns ErrNotFound. Its tokens stop working.
+	DisableUser(ctx context.Context, name string) error
+	// CreateGroup adds a sharing group owned by an existing organisation; its id and name must be new
+	// (else ErrExists). Its members are stored and its Revision set to 1.
+	CreateGroup(ctx context.Context, g Group) error
+	// Group finds a sharing group by id, else by name, or returns ErrNotFound.
+	Group(ctx context.Context, idOrName string) (Group, error)
+	// AddGroupMember adds an organisation to a group (found by id or name) and increments the group's
+	// Revision. ErrNotFound for an unknown group, ErrExists when the organisation is a member already.
+	AddGroupMember(ctx context.Context, group, orgID string) error
+	// ListGroups returns every sharing group, by name.
+	ListGroups(ctx context.Context) ([]Group, error)
+	// AppendAudit appends a record to the audit log and returns it with its Seq and Canonical bytes.
+	AppendAudit(ctx context.Context, r AuditRecord) (AuditRecord, error)
+	// ListAudit returns up to limit records with Seq greater than after, in Seq order.
+	ListAudit(ctx context.Context, after int64, limit int) ([]AuditRecord, error)
+}
+
+// Group is a sharing group: a named list of organisations, possibly on other nodes, that objects can
+// be distributed to.
+type Group struct {
+	ID        string // a UUID
+	Name      string // unique on the node
+	OwnerOrg  string // the identity id of the organisation that manages the group
+	Members   []string
+	Revision  int // 1 when created; incremented by every change of membership
+	CreatedAt time.Time
+}
+
+// AuditRecord is one entry of the audit log: who did what to which thing. It never holds a secret.
+type AuditRecord struct {
+	// Seq is the record's position in the log: 1, 2, 3… with no gaps, set by AppendAudit. It is the
+	// leaf index of the tamper-evident log to come.
+	Seq    int64
+	At     time.Time
+	Actor  string // a user id, or "cli:<os user>" for the command line
+	Action string // e.g. "org.add", "user.add", "token.create", "token.revoke", "group.add-member"
+	Target string // the id or name acted on
+	Detail string // free text, no secrets
+	// Canonical is the RFC 8785 JSON of the record (Seq included), set by AppendAudit and kept as
+	// stored: the bytes a Merkle leaf will hash.
+	Canonical []byte
 }
 
 // NodeInfo describes the node that owns the data directory.
@@ -257,7 +316,7 @@ type Node interface {
 // Stats counts what a store holds.
 type Stats struct {
 	Objects       int64            // distinct ids
-	Versions      int64            // object versions
+	Versions      int64            // object versions, each spec version's form counted
 	ByType        map[string]int64 // distinct ids per type
 	Revoked       int64            // ids whose object is revoked
 	Collections   int64

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/renkei-cti/renkei/internal/policy"
+	"github.com/renkei-cti/renkei/internal/store"
+)
+
+// WWWAuthenticate is the challenge sent with every 401: TAXII clients use Basic (the user name and a
+// token as the password), other clients a Bearer token.
+const WWWAuthenticate = `Basic realm="renkei", Bearer`
+
+const viewerKey ctxKey = requestIDKey + 1
+
+// ViewerFrom returns the viewer Authenticate put in ctx, and whether there is one.
+func ViewerFrom(ctx context.Context) (policy.Viewer, bool) {
+	v, ok := ctx.Value(viewerKey).(policy.Viewer)
+	return v, ok
+}
+
+// authFailure is why a request's credentials were refused. It is logged, never sent: every refusal
+// gets the same response, so a client cannot learn whether a token exists, expired or was revoked.
+type authFailure string
+
+const (
+	authMissing   authFailure = "no credentials"
+	authMalformed authFailure = "malformed Authorization header"
+	authUnknown   authFailure = "unknown token"
+	authExpired   authFailure = "token expired"
+	authRevoked   authFailure = "token revoked"
+	authDisabled  authFailure = "user disabled"
+	authWrongUser authFailure = "basic user name is not the token's user"
+)
+
+// Authenticate wraps next so that only requests with a valid API token reach it, with the viewer the
+// token stands for in the request's context (ViewerFrom). A token is accepted as
+// "Authorization: Bearer TOKEN" or as HTTP Basic with the user's name and the token as the password.
+// Unknown, expired and revoked tokens, and the tokens of disabled users, get 401 with a
+// WWW-Authenticate challenge. Nothing a client sends other than the token decides the viewer. The
+// token is never logged, nor its hash.
+func (s *Server) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, failure, err := s.viewerOf(r, time.Now())
+		switch {
+		case err != nil:
+			s.writeError(w, r, err)
+			return
+		case failure != "":
+			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
+				slog.String("request_id", RequestID(r.Context())),
+				slog.String("reason", string(failure)))
+			w.Header().Set("WWW-Authenticate", WWWAuthenticate)
+			writeErrorResource(w, r, &HTTPError{
+				Status:      http.StatusUnauthorized,
+				Title:       "authentication required",
+				Description: "send a valid API token as a Bearer token, or as the password of HTTP Basic with your user name",
+			})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey, v)))
+	})
+}
+
+// credentials reads the token, and the user name of Basic, from the Authorization header.
+func credentials(r *http.Request) (token, basicUser string, failure authFailure) {
+	h := r.Header.Values("Authorization")
+	switch {
+	case len(h) == 0:
+		return "", "", authMissing
+	case len(h) > 1:
+		return "", "", authMalformed
+	}
+	scheme, rest, _ := strings.Cut(h[0], " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		token = strings.TrimSpace(rest)
+		if token == "" || strings.ContainsAny(token, " \t") {
+			return "", "", authMalformed
+		}
+		return token, "", ""
+	case strings.EqualFold(scheme, "Basic"):
+		u, p, ok := r.BasicAuth()
+		if !ok || u == "" || p == "" {
+			return "", "", authMalformed
+		}
+		return p, u, ""
+	}
+	return "", "", authMalformed
+}
+
+// viewerOf authenticates r at the time now. A refusal is a failure; err is a fault of the node.
+func (s *Server) viewerOf(r *http.Request, now time.Time) (policy.Viewer, authFailure, error) {
+	ctx := r.Context()
+	secret, basicUser, failure := credentials(r)
+	if failure != "" {
+		return policy.Viewer{}, failure, nil
+	}
+	tok, err := s.store.TokenByHash(ctx, HashToken(secret))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return policy.Viewer{}, authUnknown, nil
+	case err != nil:
+		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
+	case !tok.RevokedAt.IsZero():
+		return policy.Viewer{}, authRevoked, nil
+	case !tok.ExpiresAt.IsZero() && !now.Before(tok.ExpiresAt):
+		return policy.Viewer{}, authExpired, nil
+	}
+	u, err := s.store.User(ctx, tok.UserID)
+	if err != nil {
+		return policy.Viewer{}, "", fmt.Errorf("authenticate: user of token %s: %w", tok.ID, err)
+	}
+	if u.Disabled {
+		return policy.Viewer{}, authDisabled, nil
+	}
+	if basicUser != "" && subtle.ConstantTimeCompare([]byte(basicUser), []byte(u.Name)) != 1 {
+		return policy.Viewer{}, authWrongUser, nil
+	}
+	node, err := s.store.NodeInfo(ctx)
+	if err != nil {
+		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
+	}
+	groups, err := s.store.ListGroups(ctx)
+	if err != nil {
+		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
+	}
+	v := policy.Viewer{
+		UserID: u.ID,
+		Role:   u.Role,
+		Org:    u.OrgID,
+		// Every user's organisation has a row on this node; a peer account stands for an
+		// organisation on another node, whose id federation will record.
+		Local: u.Role != store.RolePeer,
+	}
+	if v.Local {
+		v.Node = node.ID
+	}
+	for _, g := range groups {
+		if g.OwnerOrg == u.OrgID || slices.Contains(g.Members, u.OrgID) {
+			v.Groups = append(v.Groups, g.ID)
+		}
+	}
+	return v, "", nil
+}
