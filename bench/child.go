@@ -95,6 +95,7 @@ func childImport(ctx context.Context, logger *slog.Logger, in, db string, gz boo
 		return res, err
 	}
 	start := time.Now()
+	defer ingest.LimitHeap()() // as `renkei import` does
 	rep, err := ingest.New(st, logger).Import(ctx, r, ingest.Options{BatchSize: batch})
 	res.Seconds = time.Since(start).Seconds()
 	if err != nil {

@@ -51,6 +51,7 @@ could not be read.`)
 		opt.Collection = c.ID
 	}
 	im := ingest.New(st, e.logger)
+	defer ingest.LimitHeap()()
 	var total ingest.Report
 	printed := 0
 	reportRejected := func(name string, rep ingest.Report) {
