@@ -72,6 +72,18 @@ func migrate(ctx context.Context, w *writer, path string, now func() time.Time) 
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Fast path: an up-to-date database needs no write lock, so a process opening the store while
+	// another one writes a long batch (an import while `renkei serve` runs) does not wait for it. A new
+	// database has no schema_migrations table yet; the query fails and the locked path below creates it.
+	if current, err := schemaVersion(ctx, w.conn); err == nil {
+		switch {
+		case current == len(ms):
+			return nil
+		case current > len(ms):
+			return fmt.Errorf("sqlite: migrate %s: %w: schema version %d, and this renkei knows versions up to %d; use a newer renkei",
+				path, ErrSchemaTooNew, current, len(ms))
+		}
+	}
 	err = w.inTx(ctx, func(w *writer) error {
 		if _, err := w.conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
