@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/renkei-cti/renkei/internal/stix"
 )
 
 // rawObject is one object's bytes as they stood in the input, with where it stood.
@@ -82,7 +84,7 @@ func (s *splitter) next() (rawObject, error) {
 			// A bundle: the objects array is open.
 		default:
 			off := s.dec.InputOffset()
-			return rawObject{}, fmt.Errorf("%w at byte %d: expected a bundle, an object or an array of objects, found %s", ErrInput, off, kindName(kind))
+			return rawObject{}, fmt.Errorf("%w at byte %d: expected a bundle, an object or an array of objects, found %s", ErrInput, off, stix.KindName(kind))
 		}
 	}
 }
@@ -100,7 +102,7 @@ func (s *splitter) element() (rawObject, error) {
 		i := s.index
 		s.index++
 		s.rec.release(s.dec.InputOffset())
-		return rawObject{index: i, offset: off}, fmt.Errorf("element is %s, not an object: %.40s", kindName(k), v)
+		return rawObject{index: i, offset: off}, fmt.Errorf("element is %s, not an object: %.40s", stix.KindName(k), v)
 	}
 	v, err := s.dec.ReadValue()
 	if err != nil {
@@ -186,24 +188,6 @@ func (s *splitter) framing(err error) error {
 		return fmt.Errorf("%w: the input ends in the middle of a JSON value (after byte %d)", ErrInput, s.dec.InputOffset())
 	}
 	return fmt.Errorf("%w: %v", ErrInput, err)
-}
-
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case '0':
-		return "a number"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "nothing"
 }
 
 // leadingSpace counts the whitespace and commas between off and the next value, from what the recorder

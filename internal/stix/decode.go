@@ -156,7 +156,7 @@ func (v *validator) split() bool {
 		return false
 	}
 	if tok.Kind() != '{' {
-		v.problem(nil, "json", "expected a JSON object, found "+kindName(tok.Kind()))
+		v.problem(nil, "json", "expected a JSON object, found "+KindName(tok.Kind()))
 		return false
 	}
 	start := int(dec.InputOffset()) - 1
@@ -183,7 +183,8 @@ func (v *validator) split() bool {
 	return true
 }
 
-func kindName(k jsontext.Kind) string {
+// KindName names the kind of a JSON value for error messages: "an object", "a string", ….
+func KindName(k jsontext.Kind) string {
 	switch k {
 	case '{':
 		return "an object"

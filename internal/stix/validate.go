@@ -182,7 +182,7 @@ func (v *validator) str(p *path, sp span) (string, bool) {
 }
 
 func (v *validator) wrongType(p *path, sp span, want string) {
-	v.problem(p, "type", "must be "+want+", found "+kindName(jsonKind(v.raw[sp.s])))
+	v.problem(p, "type", "must be "+want+", found "+KindName(jsonKind(v.raw[sp.s])))
 }
 
 // validate checks the whole object. The members have been split off by decode.go.
