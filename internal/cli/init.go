@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/renkei-cti/renkei/internal/ingest"
@@ -35,20 +38,11 @@ Running init on a directory that already holds a node is an error; nothing is ch
 	if err != nil {
 		return err
 	}
-	st, err := createStore(ctx, *dir, e.logger)
-	if err != nil {
-		return err
-	}
-	defer closeStore(st, &err)
-	res, err := initNode(ctx, st, ingest.New(st, e.logger), nodeSetup{
+	res, err := initDir(ctx, e, *dir, nodeSetup{
 		Owner: owner, Identity: identity, AdminName: strings.TrimSpace(*admin), Now: now,
 	})
 	if err != nil {
 		return fmt.Errorf("init %s: %w", *dir, err)
-	}
-	if err := audit(ctx, e, st, "node.init", res.Node.ID,
-		fmt.Sprintf("owner organisation %s (%q), admin user %s (%q), one token", owner.ID, owner.Name, res.Admin.ID, res.Admin.Name)); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "initialised node %s in %s\n", res.Node.ID, *dir)
 	fmt.Fprintf(e.stdout, "organisation: %s (%s)\n", owner.Name, owner.ID)
@@ -56,4 +50,63 @@ Running init on a directory that already holds a node is an error; nothing is ch
 	fmt.Fprintf(e.stdout, "API token:    %s\n", string(res.Token))
 	fmt.Fprintln(e.stdout, "Keep the token somewhere safe: it is shown only this once.")
 	return nil
+}
+
+// initDir makes dir a node. A node is built in a sibling directory and renamed into place only once
+// it is complete, so an init that crashes part-way leaves no half-made node behind, and running init
+// again starts afresh. On a directory that already holds a node, initNode refuses with
+// store.ErrInitialized and changes nothing.
+func initDir(ctx context.Context, e *env, dir string, s nodeSetup) (res initialised, err error) {
+	if _, statErr := os.Stat(dbPath(dir)); statErr == nil {
+		st, err := createStore(ctx, dir, e.logger)
+		if err != nil {
+			return res, err
+		}
+		defer closeStore(st, &err)
+		return initNode(ctx, st, ingest.New(st, e.logger), s)
+	}
+	if entries, rerr := os.ReadDir(dir); rerr == nil && len(entries) > 0 {
+		return res, withHint(fmt.Errorf("%s exists and is not empty, but holds no node", dir),
+			"give init a new or empty directory")
+	}
+	parent, base := filepath.Split(filepath.Clean(dir))
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return res, fmt.Errorf("creating %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".init-")
+	if err != nil {
+		return res, fmt.Errorf("creating a directory beside %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.RemoveAll(tmp))
+		}
+	}()
+	st, err := createStore(ctx, tmp, e.logger)
+	if err != nil {
+		return res, err
+	}
+	res, err = initNode(ctx, st, ingest.New(st, e.logger), s)
+	if err == nil {
+		err = audit(ctx, e, st, "node.init", res.Node.ID, fmt.Sprintf("owner organisation %s (%q), admin user %s (%q), one token",
+			s.Owner.ID, s.Owner.Name, res.Admin.ID, res.Admin.Name))
+	}
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+	}
+	if err != nil {
+		return res, err
+	}
+	// An empty directory named dir is replaced (os.Remove removes only an empty one); the rename
+	// itself is atomic.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return res, fmt.Errorf("replacing the empty directory %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return res, fmt.Errorf("moving the new node into place: %w", err)
+	}
+	return res, nil
 }
