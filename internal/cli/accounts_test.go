@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,6 +44,13 @@ func TestAccountCommandsAudit(t *testing.T) {
 	mustRun("user", "disable", "bob")
 	mustRun("group", "add", "--name", "g1", "--owner", "Audit CERT")
 	mustRun("group", "add-member", "g1", "Other")
+	mustRun("collection", "add", "energy")
+	bundle := filepath.Join(t.TempDir(), "one.json")
+	obj := `{"type":"malware","spec_version":"2.1","id":"malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"x","is_family":true}`
+	if err := os.WriteFile(bundle, []byte(obj), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun("import", "--collection", "energy", bundle)
 	// A refused command writes no record.
 	if code, _, _ := run(t, t.Context(), "user", "add", "--data", dir, "--org", "Other", "--name", "bob", "--role", "reader"); code != 1 {
 		t.Fatalf("duplicate user add: exit %d, want 1", code)
@@ -59,7 +67,7 @@ func TestAccountCommandsAudit(t *testing.T) {
 	}
 	want := []struct{ action, target string }{
 		{"node.init", ""}, {"org.add", ""}, {"user.add", ""}, {"token.create", id[1]}, {"token.revoke", id[1]},
-		{"user.disable", ""}, {"group.add", ""}, {"group.add-member", ""},
+		{"user.disable", ""}, {"group.add", ""}, {"group.add-member", ""}, {"collection.add", ""}, {"import", bundle},
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("audit log has %d records, want %d: %+v", len(rs), len(want), rs)

@@ -68,6 +68,9 @@ func runCollectionAdd(ctx context.Context, e *env, args []string) (err error) {
 		}
 		return fmt.Errorf("collection %q: %w", alias, err)
 	}
+	if err := audit(ctx, e, st, "collection.add", c.ID, fmt.Sprintf("alias %q, title %q", c.Alias, c.Title)); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "added collection %s (%s)\n", c.Alias, c.ID)
 	return nil
 }

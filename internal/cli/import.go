@@ -74,6 +74,15 @@ could not be read.`)
 		total.Duplicate += rep.Duplicate
 		total.Rejected += rep.Rejected
 		reportRejected(name, rep)
+		// What was stored is recorded even when the import stopped part-way.
+		detail := fmt.Sprintf("%s: accepted %d, duplicate %d, rejected %d", name, rep.Accepted, rep.Duplicate, rep.Rejected)
+		if opt.Collection != "" {
+			detail += ", collection " + opt.Collection
+		}
+		if aerr := audit(context.WithoutCancel(ctx), e, st, "import", name, detail); aerr != nil {
+			runErr = aerr
+			break
+		}
 		if err != nil {
 			runErr = err
 			break
