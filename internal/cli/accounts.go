@@ -149,3 +149,18 @@ func listTime(t time.Time, zero string) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+// openForListing parses the flags of a "CMD list" subcommand, which takes no arguments, and opens the
+// node. The caller closes the store.
+func openForListing(ctx context.Context, e *env, cmd, help string, args []string) (store.Store, error) {
+	f := newFlags(e, cmd, "renkei "+cmd+" list [--data DIR]", help)
+	dir := f.dataDir()
+	pos, err := f.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageError(cmd, "%s list takes no arguments, found %q", cmd, pos[0])
+	}
+	return openNode(ctx, *dir, e.logger)
+}

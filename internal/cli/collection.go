@@ -76,16 +76,7 @@ func runCollectionAdd(ctx context.Context, e *env, args []string) (err error) {
 }
 
 func runCollectionList(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "collection", "renkei collection list [--data DIR]", "List the collections.")
-	dir := f.dataDir()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError("collection", "collection list takes no arguments, found %q", pos[0])
-	}
-	st, err := openNode(ctx, *dir, e.logger)
+	st, err := openForListing(ctx, e, "collection", "List the collections.", args)
 	if err != nil {
 		return err
 	}

@@ -114,16 +114,7 @@ func runGroupAddMember(ctx context.Context, e *env, args []string) (err error) {
 }
 
 func runGroupList(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "group", "renkei group list [--data DIR]", "List the sharing groups and their members.")
-	dir := f.dataDir()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError("group", "group list takes no arguments, found %q", pos[0])
-	}
-	st, err := openNode(ctx, *dir, e.logger)
+	st, err := openForListing(ctx, e, "group", "List the sharing groups and their members.", args)
 	if err != nil {
 		return err
 	}

@@ -68,16 +68,7 @@ func runOrgAdd(ctx context.Context, e *env, args []string) (err error) {
 }
 
 func runOrgList(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "org", "renkei org list [--data DIR]", "List the organisations of this node.")
-	dir := f.dataDir()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError("org", "org list takes no arguments, found %q", pos[0])
-	}
-	st, err := openNode(ctx, *dir, e.logger)
+	st, err := openForListing(ctx, e, "org", "List the organisations of this node.", args)
 	if err != nil {
 		return err
 	}

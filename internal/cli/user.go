@@ -91,16 +91,7 @@ func runUserAdd(ctx context.Context, e *env, args []string) (err error) {
 }
 
 func runUserList(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "user", "renkei user list [--data DIR]", "List the users of this node.")
-	dir := f.dataDir()
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError("user", "user list takes no arguments, found %q", pos[0])
-	}
-	st, err := openNode(ctx, *dir, e.logger)
+	st, err := openForListing(ctx, e, "user", "List the users of this node.", args)
 	if err != nil {
 		return err
 	}
