@@ -14,6 +14,11 @@ import (
 type Options struct {
 	// Collection is the id of the collection the objects are added to; "" adds them to none.
 	Collection string
+	// Owner, when set, is the identity id of the organisation the import is written for (a TAXII client
+	// or a federation peer, from its authenticated account): only versions of objects it created, naming
+	// it as creator, are accepted; the others are rejected (store.ErrForbidden). Empty for the node
+	// operator's own imports from the command line.
+	Owner string
 	// Strict makes the import all or nothing: the first rejected object aborts it and nothing is kept.
 	Strict bool
 	// BatchSize is how many objects go in one transaction (0: DefaultBatchSize).

@@ -302,7 +302,7 @@ func (w *writer) final() Report {
 
 // write stores one batch in one transaction.
 func (w *writer) write(ctx context.Context, batch []item) error {
-	b := store.Batch{Collection: w.opt.Collection, Strict: w.opt.Strict, Versions: make([]store.NewVersion, len(batch))}
+	b := store.Batch{Collection: w.opt.Collection, Owner: w.opt.Owner, Strict: w.opt.Strict, Versions: make([]store.NewVersion, len(batch))}
 	for i := range batch {
 		b.Versions[i] = store.NewVersion{Object: batch[i].obj, Digest: batch[i].digest}
 	}

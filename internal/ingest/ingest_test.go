@@ -232,3 +232,26 @@ func TestImportMaxObjects(t *testing.T) {
 		t.Fatalf("rep %+v, err %v", rep, err)
 	}
 }
+
+// TestImportPassesTheOwner checks that Options.Owner reaches the store with every batch.
+func TestImportPassesTheOwner(t *testing.T) {
+	st := &ownerSpy{memStore: newMemStore()}
+	objs := []string{indicator(1, "2024-01-01T00:00:00.000Z"), indicator(2, "2024-01-01T00:00:00.000Z")}
+	owner := "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061"
+	if _, err := New(st, nil).Import(t.Context(), strings.NewReader(bundle(objs...)), Options{Owner: owner, BatchSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.owners) != 2 || st.owners[0] != owner || st.owners[1] != owner {
+		t.Fatalf("batches were written for %q, want %q each time", st.owners, owner)
+	}
+}
+
+type ownerSpy struct {
+	*memStore
+	owners []string
+}
+
+func (s *ownerSpy) Write(ctx context.Context, b store.Batch) ([]store.Outcome, error) {
+	s.owners = append(s.owners, b.Owner)
+	return s.memStore.Write(ctx, b)
+}

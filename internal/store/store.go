@@ -29,6 +29,9 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrRevoked: the object was revoked; no later version may be added (STIX 2.1 §3.6).
 	ErrRevoked = errors.New("object is revoked")
+	// ErrForbidden: a batch written on behalf of an organisation (Batch.Owner) tried to add a version of
+	// an object that organisation did not create.
+	ErrForbidden = errors.New("not the object's creator")
 	// ErrInitialized: the data directory already holds a node.
 	ErrInitialized = errors.New("node already initialised")
 )
@@ -87,6 +90,12 @@ type Batch struct {
 	// A duplicate version not yet in the collection is added to it (and still reported duplicate).
 	Collection string
 	Versions   []NewVersion
+	// Owner, when set, is the identity id of the organisation on whose behalf the batch is written (a
+	// TAXII client, a federation peer). A new version is then accepted only if its created_by_ref is
+	// Owner and every stored version of the object was created by Owner; otherwise it is rejected with
+	// ErrForbidden. (STIX: only the creator may version or revoke an object.) A new SCO without
+	// created_by_ref is accepted. Duplicates are unaffected. Empty for the node operator's own imports.
+	Owner string
 	// Strict makes the batch all or nothing: if any version would be rejected, Write stores nothing,
 	// reports every version's Outcome (the rejected ones with their Err) and returns an error wrapping
 	// the first rejection's Err.

@@ -89,7 +89,7 @@ const lookupChunk = 64
 var inList = strings.Repeat("?,", lookupChunk-1) + "?"
 
 var (
-	selVersions = `SELECT v.vid, v.id, v.version_key, v.spec_version, v.revoked, v.latest, v.spec_latest, v.digest
+	selVersions = `SELECT v.vid, v.id, v.version_key, v.spec_version, v.revoked, v.latest, v.spec_latest, v.digest, v.created_by_ref
 		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid WHERE k.hash IN (` + inList + `)`
 	selMembers    = `SELECT vid, date_added FROM collection_objects WHERE vid IN (` + inList + `) AND cid = ?`
 	updNotLatest  = `UPDATE object_versions SET latest = 0 WHERE vid IN (` + inList + `)`
@@ -133,7 +133,17 @@ type objState struct {
 	dbLatest   int64      // vid of the stored form marked latest before the batch; 0 when none
 	revoked    bool
 	revokedKey string // the earliest revoked version's key
-	first      [1]verState
+	// creators are the distinct created_by_ref values of the stored forms and of those the batch adds
+	// ("" for none); almost always one.
+	creators []string
+	first    [1]verState
+}
+
+// addCreator records the creator of a form.
+func (st *objState) addCreator(c string) {
+	if !slices.Contains(st.creators, c) {
+		st.creators = append(st.creators, c)
+	}
 }
 
 type verState struct {
@@ -334,6 +344,12 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			}
 			continue
 		}
+		if b.Owner != "" && !ownerMayWrite(b.Owner, obj, st) {
+			out[i] = store.Outcome{Status: store.StatusRejected, Err: fmt.Errorf(
+				"%w: only the organisation that created %s may add a version of it, and %s is not it",
+				store.ErrForbidden, obj.ID, b.Owner)}
+			continue
+		}
 		if st.revoked && key > st.revokedKey {
 			out[i] = store.Outcome{Status: store.StatusRejected, Err: fmt.Errorf(
 				"%w: %s was revoked in version %s, and version %s is later", store.ErrRevoked, obj.ID,
@@ -366,6 +382,7 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			members = append(members, cid, v.dateAdded, v.vid)
 			out[i].DateAdded = fromMicro(v.dateAdded)
 		}
+		st.addCreator(obj.CreatedByRef)
 		if d := st.addNew(v, obj.Revoked); d != 0 {
 			demoted = append(demoted, d)
 		}
@@ -538,8 +555,9 @@ func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[stri
 				revoked bool
 				latest  bool
 				digest  []byte
+				creator string
 			)
-			if err := rows.Scan(&v.vid, &id, &v.key, &v.spec, &revoked, &latest, &v.specTop, &digest); err != nil {
+			if err := rows.Scan(&v.vid, &id, &v.key, &v.spec, &revoked, &latest, &v.specTop, &digest, &creator); err != nil {
 				return err
 			}
 			st := states[id]
@@ -553,6 +571,7 @@ func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[stri
 			v.inDB = true
 			copy(v.digest[:], digest)
 			st.add(v, revoked)
+			st.addCreator(creator)
 			if latest {
 				st.dbLatest = v.vid
 			}
@@ -618,4 +637,21 @@ func versionText(ts stix.Timestamp) string {
 		return s
 	}
 	return "(unversioned)"
+}
+
+// ownerMayWrite decides whether a batch written on behalf of organisation owner may add this new form
+// of obj: the form must name owner as its creator, and every form already stored (or added earlier in
+// the batch) must have been created by owner too. A new SCO without created_by_ref is accepted: SCOs
+// are shared facts with a single version, which nobody can later change. The refusal is the same
+// whether or not the object existed, so it says nothing about objects the writer may not see.
+func ownerMayWrite(owner string, obj *stix.Object, st *objState) bool {
+	for _, c := range st.creators {
+		if c != owner {
+			return false
+		}
+	}
+	if obj.CreatedByRef == "" {
+		return obj.Kind == stix.KindSCO && len(st.versions) == 0
+	}
+	return obj.CreatedByRef == owner
 }

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FilterFields", testFilterFields},
 		{"VersionMatch", testVersionMatch},
 		{"AddedAfter", testAddedAfter},
+		{"Owner", testOwner},
 		{"SpecVersionForms", testSpecVersionForms},
 		{"SpecVersionLatest", testSpecVersionLatest},
 		{"SpecVersionRevocation", testSpecVersionRevocation},
