@@ -80,7 +80,7 @@ could not be read.`)
 			detail += ", collection " + opt.Collection
 		}
 		if aerr := audit(context.WithoutCancel(ctx), e, st, "import", name, detail); aerr != nil {
-			runErr = aerr
+			runErr = errors.Join(err, aerr)
 			break
 		}
 		if err != nil {

@@ -65,6 +65,9 @@ func initDir(ctx context.Context, e *env, dir string, s nodeSetup) (res initiali
 		defer closeStore(st, &err)
 		return initNode(ctx, st, ingest.New(st, e.logger), s)
 	}
+	if fi, lerr := os.Lstat(dir); lerr == nil && !fi.IsDir() {
+		return res, withHint(fmt.Errorf("%s exists and is not a directory", dir), "give init a new or empty directory")
+	}
 	if entries, rerr := os.ReadDir(dir); rerr == nil && len(entries) > 0 {
 		return res, withHint(fmt.Errorf("%s exists and is not empty, but holds no node", dir),
 			"give init a new or empty directory")

@@ -50,7 +50,15 @@ func TestInitBuildsTheNodeAside(t *testing.T) {
 	if entries, _ := os.ReadDir(busy); len(entries) != 1 {
 		t.Errorf("init touched a directory it refused: %v", entries)
 	}
-	if entries, _ := os.ReadDir(parent); len(entries) != 2 {
+	file := filepath.Join(parent, "notes.txt")
+	if err := os.WriteFile(file, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, t.Context(), "init", "--data", file, "--org", "File CERT")
+	if b, err := os.ReadFile(file); code == 0 || err != nil || string(b) != "precious" || !strings.Contains(stderr, "not a directory") {
+		t.Errorf("init onto a file exited %d (%s); the file now reads %q, %v", code, stderr, b, err)
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 3 {
 		t.Errorf("a refused init left something beside the node: %v", entries)
 	}
 }

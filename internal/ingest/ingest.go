@@ -236,8 +236,9 @@ func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, batchSize i
 				batch = append(batch, *it)
 				batchBytes += len(it.raw)
 				if w.opt.Strict {
-					if batchBytes > MaxStrictBytes {
-						return Report{}, fmt.Errorf("%w: a strict import holds every object until the end, and this one is larger than %d MiB; split it, or import without --strict", ErrStrict, MaxStrictBytes>>20)
+					if batchBytes > MaxStrictBytes || len(batch) > store.MaxBatchVersions {
+						return Report{}, fmt.Errorf("%w: a strict import is written in one transaction, and this one is larger than %d MiB or %d objects; split it, or import without --strict",
+							ErrStrict, MaxStrictBytes>>20, store.MaxBatchVersions)
 					}
 				} else if len(batch) >= batchSize {
 					if err := send(); err != nil {

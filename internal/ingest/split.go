@@ -166,11 +166,16 @@ func (s *splitter) topObject() (rawObject, bool, error) {
 	return obj, true, nil
 }
 
-// finishOuter reads the members of a bundle after its objects array, up to its closing brace.
+// finishOuter reads the members of a bundle after its objects array, up to its closing brace. A
+// second "objects" member is an error: its objects would otherwise be skipped without a word.
 func (s *splitter) finishOuter() error {
 	for s.dec.PeekKind() != '}' {
-		if _, err := s.dec.ReadToken(); err != nil {
+		name, err := s.dec.ReadToken()
+		if err != nil {
 			return s.framing(err)
+		}
+		if name.Kind() == '"' && name.String() == "objects" {
+			return fmt.Errorf("%w at byte %d: the bundle has a second \"objects\" member", ErrInput, s.dec.InputOffset())
 		}
 		if _, err := s.dec.ReadValue(); err != nil {
 			return s.framing(err)

@@ -51,6 +51,7 @@ func TestSplitter(t *testing.T) {
 		{"truncated", `{"type":"bundle","objects":[` + a + `, {"type":"x-b"`, []string{a}, 0, "ends in the middle"},
 		{"not json", `hello`, nil, 0, "bad input"},
 		{"top-level number", `42`, nil, 0, "expected a bundle"},
+		{"second objects member", `{"type":"bundle","objects":[` + a + `],"objects":[` + b + `]}`, []string{a}, 0, "second \"objects\""},
 		{"garbage after bundle", `{"objects":[` + a + `]} }`, []string{a}, 0, "bad input"},
 	}
 	for _, tc := range tests {

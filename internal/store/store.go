@@ -84,6 +84,9 @@ func (s Status) String() string {
 	return "unknown"
 }
 
+// MaxBatchVersions bounds the versions of one Batch; every backend accepts at least this many.
+const MaxBatchVersions = 100_000
+
 // Batch is written in one transaction: all of it or none of it.
 type Batch struct {
 	// Collection, when set, is the id of a collection every version of the batch is added to.

@@ -48,3 +48,32 @@ func TestOpenWhileAnotherProcessWrites(t *testing.T) {
 		t.Fatalf("reading while another connection writes: %v", err)
 	}
 }
+
+// TestPanicInTransactionRollsBack checks that a panic inside a write transaction stores nothing.
+func TestPanicInTransactionRollsBack(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "renkei.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not propagate")
+			}
+		}()
+		_ = st.inTx(t.Context(), func(w *writer) error {
+			if _, err := w.conn.ExecContext(t.Context(), `INSERT INTO collections (id, title, description, created_at) VALUES ('c', 't', 'd', 0)`); err != nil {
+				t.Fatal(err)
+			}
+			panic("boom")
+		})
+	}()
+	cs, err := st.ListCollections(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 0 {
+		t.Fatalf("a panicking transaction committed %d collections", len(cs))
+	}
+}

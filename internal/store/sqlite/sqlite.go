@@ -259,6 +259,13 @@ func (w *writer) inTx(ctx context.Context, fn func(w *writer) error) (err error)
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
+		if p := recover(); p != nil {
+			// A panic inside fn must not commit half a batch: roll back, then let the panic go on.
+			if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !isNoTx(rerr) {
+				panic(fmt.Sprintf("%v (and the rollback failed: %v)", p, rerr))
+			}
+			panic(p)
+		}
 		if err == nil {
 			_, cerr := w.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT")
 			if cerr == nil {

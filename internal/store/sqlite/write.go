@@ -218,7 +218,7 @@ type newRow struct {
 }
 
 // MaxBatchVersions bounds the versions of one batch.
-const MaxBatchVersions = 100_000
+const MaxBatchVersions = store.MaxBatchVersions
 
 // Write stores a batch in one transaction. See store.Objects.
 func (s *Store) Write(ctx context.Context, b store.Batch) ([]store.Outcome, error) {
