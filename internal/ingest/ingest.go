@@ -67,17 +67,20 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 	defer cancel()
 
 	var bytesRead atomic.Int64
+	workers := max(1, runtime.GOMAXPROCS(0))
+	// inflight bounds the chunks between the splitter and the in-order assembly, so that one slow
+	// chunk cannot let the chunks after it pile up in memory.
+	inflight := make(chan struct{}, 2*workers+4)
 	raw := make(chan chunk, 4)
 	decoded := make(chan chunk, 4)
-	var wg sync.WaitGroup
 
-	// Stage 1: split the input into objects.
-	wg.Go(func() {
+	// Stages 1 and 2 are not waited for: the splitter may be blocked in r.Read (an idle stdin) and
+	// Import must still return when ctx ends. Both stop at their next step once ctx is cancelled; r may
+	// be read until its pending Read returns.
+	go func() {
 		defer close(raw)
-		im.split(ctx, r, opt.MaxObjects, &bytesRead, raw)
-	})
-	// Stage 2: decode, validate and digest, on every core.
-	workers := max(1, runtime.GOMAXPROCS(0))
+		im.split(ctx, r, opt.MaxObjects, &bytesRead, inflight, raw)
+	}()
 	var wwg sync.WaitGroup
 	for range workers {
 		wwg.Go(func() {
@@ -93,19 +96,17 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 			}
 		})
 	}
-	wg.Go(func() {
+	go func() {
 		wwg.Wait()
 		close(decoded)
-	})
-	defer wg.Wait()
-	defer cancel()
+	}()
 
 	// Stage 3 puts chunks back in input order and cuts them into batches; stage 4 writes each batch in
-	// a transaction while stage 3 fills the next one.
+	// a transaction while stage 3 fills the next one. Stage 4 is waited for: it touches the store.
 	w := newWriter(im, opt, &bytesRead)
 	writeErr := make(chan error, 1)
-	wg.Go(func() { writeErr <- w.run(ctx, cancel) })
-	rep, err := w.assemble(ctx, decoded, batchSize)
+	go func() { writeErr <- w.run(ctx, cancel) }()
+	rep, err := w.assemble(ctx, decoded, inflight, batchSize)
 	close(w.batches)
 	if werr := <-writeErr; werr != nil {
 		err = werr // the write failure is the cause; a cancelled assembly is its consequence
@@ -121,12 +122,17 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 }
 
 // split reads objects from r and sends them in chunks; a framing error goes in the last chunk.
-func (im *Importer) split(ctx context.Context, r io.Reader, maxObjects int, bytesRead *atomic.Int64, out chan<- chunk) {
+func (im *Importer) split(ctx context.Context, r io.Reader, maxObjects int, bytesRead *atomic.Int64, inflight chan<- struct{}, out chan<- chunk) {
 	s := newSplitter(r, im.limits.MaxBytes)
 	seq := 0
 	c := chunk{seq: seq, items: make([]item, 0, chunkSize)}
 	send := func() bool {
 		bytesRead.Store(s.rec.n)
+		select {
+		case inflight <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
 		select {
 		case out <- c:
 			seq++
@@ -198,7 +204,7 @@ func newWriter(im *Importer, opt Options, bytesRead *atomic.Int64) *writer {
 
 // assemble reads decoded chunks, puts them in input order, records rejections and sends batches to
 // run. It returns when the input ends, on a framing error, on a strict abort or when ctx ends.
-func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, batchSize int) (Report, error) {
+func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, inflight <-chan struct{}, batchSize int) (Report, error) {
 	var batch []item
 	batchBytes := 0
 	send := func() error {
@@ -215,7 +221,17 @@ func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, batchSize i
 	}
 	pending := map[int]chunk{}
 	nextSeq := 0
-	for c := range decoded {
+	for {
+		var c chunk
+		var open bool
+		select {
+		case c, open = <-decoded:
+		case <-ctx.Done():
+			return Report{}, ctx.Err()
+		}
+		if !open {
+			break
+		}
 		pending[c.seq] = c
 		for {
 			c, ok := pending[nextSeq]
@@ -224,6 +240,7 @@ func (w *writer) assemble(ctx context.Context, decoded <-chan chunk, batchSize i
 			}
 			delete(pending, nextSeq)
 			nextSeq++
+			<-inflight
 			for i := range c.items {
 				it := &c.items[i]
 				if it.err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
@@ -254,4 +256,22 @@ type ownerSpy struct {
 func (s *ownerSpy) Write(ctx context.Context, b store.Batch) ([]store.Outcome, error) {
 	s.owners = append(s.owners, b.Owner)
 	return s.memStore.Write(ctx, b)
+}
+
+// TestImportReturnsWhenTheReaderBlocks: an input that stops sending without ending (an idle stdin)
+// must not keep Import from returning when its context ends.
+func TestImportReturnsWhenTheReaderBlocks(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		if _, err := pw.Write([]byte(`[` + indicator(1, "2024-01-01T00:00:00.000Z") + `,`)); err != nil {
+			t.Log(err) // the reader may be gone
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := New(newMemStore(), nil).Import(ctx, pr, Options{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
 }

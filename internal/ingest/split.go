@@ -34,6 +34,10 @@ type splitter struct {
 
 func newSplitter(r io.Reader, maxObjectBytes int) *splitter {
 	rec := &recorder{r: r}
+	if maxObjectBytes > 0 {
+		// A value far past the object limit is refused while it is read, not once it is in memory.
+		rec.limit = int64(maxObjectBytes) + recorderSlack
+	}
 	return &splitter{
 		rec:      rec,
 		dec:      jsontext.NewDecoder(rec, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
@@ -177,6 +181,7 @@ func (s *splitter) finishOuter() error {
 		if name.Kind() == '"' && name.String() == "objects" {
 			return fmt.Errorf("%w at byte %d: the bundle has a second \"objects\" member", ErrInput, s.dec.InputOffset())
 		}
+		s.rec.release(s.dec.InputOffset())
 		if _, err := s.dec.ReadValue(); err != nil {
 			return s.framing(err)
 		}
@@ -218,11 +223,17 @@ type recorder struct {
 	base int64 // offset of buf[0]
 	buf  []byte
 	mark int64 // bytes before this offset are no longer needed
+	// limit, when positive, is how many bytes may be read past the mark: one JSON value (an object,
+	// or a member of the bundle around the objects) larger than that ends the input.
+	limit int64
 }
 
 const recorderSlack = 1 << 20
 
 func (r *recorder) Read(p []byte) (int, error) {
+	if r.limit > 0 && r.n-r.mark > r.limit {
+		return 0, fmt.Errorf("a JSON value starting near byte %d is larger than the limit of %d bytes", r.mark, r.limit-recorderSlack)
+	}
 	n, err := r.r.Read(p)
 	if n > 0 {
 		if drop := r.mark - r.base; drop > 0 && len(r.buf) > recorderSlack {

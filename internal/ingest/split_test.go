@@ -117,3 +117,28 @@ func TestSplitterObjectLimit(t *testing.T) {
 		t.Fatalf("oversized bare object: err = %v, want a framing limit error", err)
 	}
 }
+
+// TestSplitterRefusesHugeValuesWhileReading checks that a value far larger than the object limit ends
+// the input as it is read, wherever it stands: an element, a bare object's member, a bundle's tail.
+func TestSplitterRefusesHugeValuesWhileReading(t *testing.T) {
+	huge := `"` + strings.Repeat("x", 8<<20) + `"`
+	for name, in := range map[string]string{
+		"element":     `[{"type":"x-a","s":` + huge + `}]`,
+		"bare object": `{"type":"x-a","s":` + huge + `}`,
+		"bundle tail": `{"objects":[],"x":` + huge + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSplitter(strings.NewReader(in), 1000)
+			var err error
+			for err == nil {
+				_, err = s.next()
+			}
+			if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "larger than the limit of 1000 bytes") {
+				t.Fatalf("err = %v, want the value refused as too large", err)
+			}
+			if s.rec.n > 3<<20 {
+				t.Errorf("read %d bytes before refusing a value over a limit of 1000", s.rec.n)
+			}
+		})
+	}
+}
