@@ -44,7 +44,8 @@ type Report struct {
 	Accepted  int // new versions stored
 	Duplicate int // versions already stored with the same content
 	Rejected  int // objects refused: bad input, conflicts, revoked objects
-	// Errors lists the rejected objects, up to MaxReportedErrors; Rejected counts them all.
+	// Errors lists the rejected objects with the lowest indexes, in input order, up to
+	// MaxReportedErrors; Rejected counts them all.
 	Errors []*ObjectError
 }
 

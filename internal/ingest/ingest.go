@@ -304,17 +304,30 @@ func (w *writer) reject(it *item, err error) *ObjectError {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.report.Rejected++
-	if len(w.report.Errors) < MaxReportedErrors {
-		w.report.Errors = append(w.report.Errors, oe)
+	// Rejections arrive out of order (the store's come a batch or two after the validator's). Keep
+	// the ones with the lowest indexes: hold up to twice the cap, then cut back to it.
+	w.report.Errors = append(w.report.Errors, oe)
+	if len(w.report.Errors) >= 2*MaxReportedErrors {
+		w.report.Errors = lowestIndexes(w.report.Errors)
 	}
 	return oe
+}
+
+// lowestIndexes sorts rejections by index and keeps the first MaxReportedErrors.
+func lowestIndexes(es []*ObjectError) []*ObjectError {
+	slices.SortStableFunc(es, func(a, b *ObjectError) int { return cmp.Compare(a.Index, b.Index) })
+	if len(es) > MaxReportedErrors {
+		clear(es[MaxReportedErrors:])
+		es = es[:MaxReportedErrors]
+	}
+	return es
 }
 
 // final returns the report, with the rejections in input order.
 func (w *writer) final() Report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	slices.SortStableFunc(w.report.Errors, func(a, b *ObjectError) int { return cmp.Compare(a.Index, b.Index) })
+	w.report.Errors = lowestIndexes(w.report.Errors)
 	return w.report
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,5 +274,24 @@ func TestImportReturnsWhenTheReaderBlocks(t *testing.T) {
 	_, err := New(newMemStore(), nil).Import(ctx, pr, Options{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+}
+
+// TestReportKeepsTheLowestIndexes: rejections reach the report out of order; it lists the first
+// MaxReportedErrors by position in the input.
+func TestReportKeepsTheLowestIndexes(t *testing.T) {
+	w := newWriter(New(newMemStore(), nil), Options{}, new(atomic.Int64))
+	n := 3*MaxReportedErrors + 7
+	for i := n - 1; i >= 0; i-- { // the worst order: highest index first
+		w.reject(&item{rawObject: rawObject{index: i}}, errors.New("bad"))
+	}
+	rep := w.final()
+	if rep.Rejected != n || len(rep.Errors) != MaxReportedErrors {
+		t.Fatalf("rejected %d, listed %d; want %d and %d", rep.Rejected, len(rep.Errors), n, MaxReportedErrors)
+	}
+	for i, e := range rep.Errors {
+		if e.Index != i {
+			t.Fatalf("error %d has index %d, want the lowest indexes in order", i, e.Index)
+		}
 	}
 }
