@@ -23,34 +23,27 @@ import (
 func TestAccountCommandsAudit(t *testing.T) {
 	t.Setenv("USER", "auditor")
 	dir := filepath.Join(t.TempDir(), "node")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, t.Context(), append(args, "--data", dir)...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
-	mustRun("init", "--org", "Audit CERT")
-	mustRun("org", "add", "--name", "Other")
-	mustRun("user", "add", "--org", "Other", "--name", "bob", "--role", "analyst")
-	out := mustRun("token", "create", "--user", "bob", "--expires", "1h")
+	runIn := func(args ...string) string { t.Helper(); return mustRun(t, append(args, "--data", dir)...) }
+	runIn("init", "--org", "Audit CERT")
+	runIn("org", "add", "--name", "Other")
+	runIn("user", "add", "--org", "Other", "--name", "bob", "--role", "analyst")
+	out := runIn("token", "create", "--user", "bob", "--expires", "1h")
 	secret := tokenRE.FindStringSubmatch(out)
 	id := regexp.MustCompile(`(?m)^token id: +(\S+)$`).FindStringSubmatch(out)
 	if secret == nil || id == nil {
 		t.Fatalf("token create printed no token or id:\n%s", out)
 	}
-	mustRun("token", "revoke", id[1])
-	mustRun("user", "disable", "bob")
-	mustRun("group", "add", "--name", "g1", "--owner", "Audit CERT")
-	mustRun("group", "add-member", "g1", "Other")
-	mustRun("collection", "add", "energy")
+	runIn("token", "revoke", id[1])
+	runIn("user", "disable", "bob")
+	runIn("group", "add", "--name", "g1", "--owner", "Audit CERT")
+	runIn("group", "add-member", "g1", "Other")
+	runIn("collection", "add", "energy")
 	bundle := filepath.Join(t.TempDir(), "one.json")
 	obj := `{"type":"malware","spec_version":"2.1","id":"malware--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"x","is_family":true}`
 	if err := os.WriteFile(bundle, []byte(obj), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("import", "--collection", "energy", bundle)
+	runIn("import", "--collection", "energy", bundle)
 	// A refused command writes no record.
 	if code, _, _ := run(t, t.Context(), "user", "add", "--data", dir, "--org", "Other", "--name", "bob", "--role", "reader"); code != 1 {
 		t.Fatalf("duplicate user add: exit %d, want 1", code)
@@ -112,15 +105,8 @@ func TestAccountCommandsAudit(t *testing.T) {
 // same database open: a new token works at once, and revoking it or disabling its user shuts it out.
 func TestAccountChangesReachRunningServer(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "node")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := run(t, t.Context(), append(args, "--data", dir)...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
-	mustRun("init", "--org", "Live CERT")
+	runIn := func(args ...string) string { t.Helper(); return mustRun(t, append(args, "--data", dir)...) }
+	runIn("init", "--org", "Live CERT")
 	st, err := sqlite.Open(t.Context(), filepath.Join(dir, DatabaseFile))
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +129,8 @@ func TestAccountChangesReachRunningServer(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 
-	mustRun("user", "add", "--org", "Live CERT", "--name", "dana", "--role", "reader")
-	out := mustRun("token", "create", "--user", "dana")
+	runIn("user", "add", "--org", "Live CERT", "--name", "dana", "--role", "reader")
+	out := runIn("token", "create", "--user", "dana")
 	secret := tokenRE.FindStringSubmatch(out)
 	id := regexp.MustCompile(`(?m)^token id: +(\S+)$`).FindStringSubmatch(out)
 	if secret == nil || id == nil {
@@ -153,18 +139,18 @@ func TestAccountChangesReachRunningServer(t *testing.T) {
 	if code, body := get("dana", secret[1]); code != http.StatusOK || body != "reader" {
 		t.Fatalf("new token: %d %q, want 200 reader", code, body)
 	}
-	mustRun("token", "revoke", id[1])
+	runIn("token", "revoke", id[1])
 	if code, _ := get("dana", secret[1]); code != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d, want 401", code)
 	}
-	second := tokenRE.FindStringSubmatch(mustRun("token", "create", "--user", "dana"))
+	second := tokenRE.FindStringSubmatch(runIn("token", "create", "--user", "dana"))
 	if second == nil {
 		t.Fatal("no second token")
 	}
 	if code, _ := get("dana", second[1]); code != http.StatusOK {
 		t.Fatalf("second token: %d, want 200", code)
 	}
-	mustRun("user", "disable", "dana")
+	runIn("user", "disable", "dana")
 	if code, _ := get("dana", second[1]); code != http.StatusUnauthorized {
 		t.Errorf("token of a disabled user: %d, want 401", code)
 	}

@@ -92,6 +92,16 @@ func run(t *testing.T, ctx context.Context, args ...string) (int, string, string
 	return code, stdout.String(), stderr.String()
 }
 
+// mustRun runs the CLI in-process, fails the test unless it exits 0, and returns stdout.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := run(t, t.Context(), args...)
+	if code != 0 {
+		t.Fatalf("renkei %v exited %d:\n%s%s", args, code, stdout, stderr)
+	}
+	return stdout
+}
+
 var tokenRE = regexp.MustCompile(`(?m)^API token: +(renkei_\S+)$`)
 
 func TestInitStoresWhatItPrints(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,19 +86,19 @@ func TestKillDuringImport(t *testing.T) {
 	if got <= 0 || got >= n {
 		t.Fatalf("after the kill the store holds %d new versions", got)
 	}
-	if out := mustRun(t, "check", "--data", data); !bytes.Contains(out, []byte("no problems")) {
+	if out := mustRun(t, "check", "--data", data); !strings.Contains(out, "no problems") {
 		t.Errorf("check after the kill printed:\n%s", out)
 	}
 
 	// Importing again completes it: what was stored is reported duplicate, the rest is added.
 	out := mustRun(t, "import", "--data", data, bundle)
-	m := regexp.MustCompile(`accepted (\d+), duplicate (\d+), rejected (\d+)`).FindSubmatch(out)
+	m := regexp.MustCompile(`accepted (\d+), duplicate (\d+), rejected (\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("import summary not found in:\n%s", out)
 	}
-	accepted, _ := strconv.Atoi(string(m[1]))
-	duplicate, _ := strconv.Atoi(string(m[2]))
-	rejected, _ := strconv.Atoi(string(m[3]))
+	accepted, _ := strconv.Atoi(m[1])
+	duplicate, _ := strconv.Atoi(m[2])
+	rejected, _ := strconv.Atoi(m[3])
 	if int64(duplicate) != got || accepted+duplicate != n || rejected != 0 {
 		t.Fatalf("re-import: accepted %d, duplicate %d, rejected %d; want %d duplicate and %d in all", accepted, duplicate, rejected, got, n)
 	}
@@ -105,16 +106,6 @@ func TestKillDuringImport(t *testing.T) {
 		t.Fatalf("after the re-import the store holds %d new versions, want %d", total, n)
 	}
 	mustRun(t, "check", "--data", data)
-}
-
-// mustRun runs the CLI in-process and fails the test unless it succeeds. It returns stdout.
-func mustRun(t *testing.T, args ...string) []byte {
-	t.Helper()
-	code, stdout, stderr := run(t, t.Context(), args...)
-	if code != 0 {
-		t.Fatalf("renkei %v exited %d:\n%s%s", args, code, stdout, stderr)
-	}
-	return []byte(stdout)
 }
 
 // versions opens the node's store (as a second process would) and counts the stored versions.
