@@ -112,12 +112,7 @@ func (v *validator) common(p *path, name string, pr *prop, sp span) {
 
 // extensions checks the extensions dictionary (§3.2, §7.3, §11.3).
 func (v *validator) extensions(p *path, sp span) {
-	if sp.kind(v.raw) != '{' {
-		v.wrongType(p, sp, "a dictionary (JSON object)")
-		return
-	}
-	if isEmpty(v.raw, sp) {
-		v.problem(p, "empty", "extensions must have at least one entry")
+	if !v.nonEmptyObject(p, sp, "a dictionary (JSON object)", "extensions must have at least one entry") {
 		return
 	}
 	it := newIter(v.raw, sp)
@@ -155,12 +150,7 @@ func (v *validator) extensions(p *path, sp span) {
 // extensionInstance checks an extension that is not predefined: one defined by an
 // extension-definition (viaDefinition), or a custom object extension (§11.3, deprecated).
 func (v *validator) extensionInstance(p *path, sp span, viaDefinition bool) {
-	if sp.kind(v.raw) != '{' {
-		v.wrongType(p, sp, "an object")
-		return
-	}
-	if isEmpty(v.raw, sp) {
-		v.problem(p, "empty", "an extension must have at least one property")
+	if !v.nonEmptyObject(p, sp, "an object", "an extension must have at least one property") {
 		return
 	}
 	it := newIter(v.raw, sp)
@@ -188,12 +178,7 @@ var hashLengths = map[string]int{"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512
 
 // hashes checks a hashes dictionary (§2.7).
 func (v *validator) hashes(p *path, sp span) {
-	if sp.kind(v.raw) != '{' {
-		v.wrongType(p, sp, "a hashes dictionary (JSON object)")
-		return
-	}
-	if isEmpty(v.raw, sp) {
-		v.problem(p, "empty", "hashes must have at least one entry")
+	if !v.nonEmptyObject(p, sp, "a hashes dictionary (JSON object)", "hashes must have at least one entry") {
 		return
 	}
 	it := newIter(v.raw, sp)

@@ -344,12 +344,8 @@ func checkObservedData(v *validator) {
 		return
 	}
 	p := v.top("objects")
-	if objs.kind(v.raw) != '{' {
-		v.wrongType(p, objs, "an object")
+	if !v.nonEmptyObject(p, objs, "an object", "objects must hold at least one cyber-observable object") {
 		return
-	}
-	if isEmpty(v.raw, objs) {
-		v.problem(p, "empty", "objects must hold at least one cyber-observable object")
 	}
 	it := newIter(v.raw, objs)
 	for {
@@ -408,12 +404,8 @@ func checkLanguageContent(v *validator) {
 		return
 	}
 	p := v.top("contents")
-	if sp.kind(v.raw) != '{' {
-		v.wrongType(p, sp, "a dictionary keyed by language")
+	if !v.nonEmptyObject(p, sp, "a dictionary keyed by language", "contents must have at least one language") {
 		return
-	}
-	if isEmpty(v.raw, sp) {
-		v.problem(p, "empty", "contents must have at least one language")
 	}
 	it := newIter(v.raw, sp)
 	for {

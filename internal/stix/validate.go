@@ -420,3 +420,17 @@ func uuidVersion(id string) byte {
 	}
 	return u[14]
 }
+
+// nonEmptyObject reports whether sp is a JSON object with at least one member. When it is not, it
+// reports the problem at p: shape says what was expected, empty what an empty one lacks.
+func (v *validator) nonEmptyObject(p *path, sp span, shape, empty string) bool {
+	if sp.kind(v.raw) != '{' {
+		v.wrongType(p, sp, shape)
+		return false
+	}
+	if isEmpty(v.raw, sp) {
+		v.problem(p, "empty", empty)
+		return false
+	}
+	return true
+}
