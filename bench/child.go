@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store/sqlite"
 )
 
@@ -85,7 +86,7 @@ func childImport(ctx context.Context, logger *slog.Logger, in, db string, gz boo
 		defer zr.Close()
 		r = zr
 	}
-	st, err := sqlite.Open(ctx, db, sqlite.WithLogger(logger))
+	st, err := sqlite.Open(ctx, db, sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{}))
 	if err != nil {
 		return res, fmt.Errorf("opening the store: %w", err)
 	}

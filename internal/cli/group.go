@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
@@ -64,6 +66,9 @@ func runGroupAdd(ctx context.Context, e *env, args []string) (err error) {
 		}
 		return fmt.Errorf("group %q: %w", *name, err)
 	}
+	if err := publishGroup(ctx, e, st, g.ID); err != nil {
+		return err
+	}
 	if err := audit(ctx, e, st, "group.add", g.ID, fmt.Sprintf("name %q, owner %s", g.Name, org.ID)); err != nil {
 		return err
 	}
@@ -106,6 +111,9 @@ func runGroupAddMember(ctx context.Context, e *env, args []string) (err error) {
 		}
 		return fmt.Errorf("group %q: %w", g.Name, err)
 	}
+	if err := publishGroup(ctx, e, st, g.ID); err != nil {
+		return err
+	}
 	if err := audit(ctx, e, st, "group.add-member", g.ID, "member "+orgID); err != nil {
 		return err
 	}
@@ -146,4 +154,20 @@ func runGroupList(ctx context.Context, e *env, args []string) (err error) {
 		return fmt.Errorf("writing the output: %w", err)
 	}
 	return nil
+}
+
+// publishGroup stores the marking definition of the group's current revision, created by its owner:
+// objects marked with it are then addressed to the group's members, and peers receive the members
+// list with the marking (docs/POLICY.md, "Sharing groups").
+func publishGroup(ctx context.Context, e *env, st store.Store, groupID string) error {
+	g, err := st.Group(ctx, groupID)
+	if err != nil {
+		return fmt.Errorf("group %s: %w", groupID, err)
+	}
+	raw, err := policy.SharingGroupMarking(policy.SharingGroup{ID: g.ID, Name: g.Name, Owner: g.OwnerOrg,
+		Revision: g.Revision, Members: g.Members, Created: e.now()})
+	if err != nil {
+		return err
+	}
+	return importStrict(ctx, ingest.New(st, e.logger), raw, fmt.Sprintf("the marking definition of group %s revision %d", g.Name, g.Revision))
 }

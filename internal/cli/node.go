@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/server"
 	"github.com/renkei-cti/renkei/internal/store"
 	"github.com/renkei-cti/renkei/internal/store/sqlite"
@@ -41,7 +42,7 @@ func openNode(ctx context.Context, dir string, logger *slog.Logger) (store.Store
 		}
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger))
+	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{}))
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -60,7 +61,7 @@ func createStore(ctx context.Context, dir string, logger *slog.Logger) (store.St
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger))
+	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{}))
 	if err != nil {
 		return nil, fmt.Errorf("creating the store: %w", err)
 	}

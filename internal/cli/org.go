@@ -2,18 +2,24 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/store"
 )
 
 const orgHelp = `usage: renkei org add [--data DIR] --name NAME
+       renkei org add [--data DIR] --remote --id IDENTITY-ID --name NAME
        renkei org list [--data DIR]
 
-Add or list the organisations of this node. Each is a STIX identity object (identity_class
-organization), stored like any other object, and its own creator.
+Add or list the organisations this node knows. One hosted here is a STIX identity object
+(identity_class organization) that init or org add creates, stored like any other object, and its
+own creator. A remote organisation is hosted on a partner node: it is known by the identity id the
+partner gave it, its identity object arrives with the partner's data, and its peer account syncs
+with this node. The sharing policy tells the two apart (docs/POLICY.md, "How the viewer relates").
 `
 
 func runOrg(ctx context.Context, e *env, args []string) error {
@@ -25,6 +31,8 @@ func runOrgAdd(ctx context.Context, e *env, args []string) (err error) {
 		"Add an organisation: a new STIX identity object and the node's record of it.")
 	dir := f.dataDir()
 	name := f.String("name", "", "the organisation's `name` (required, unique on the node)")
+	remote := f.Bool("remote", false, "the organisation is hosted on another node")
+	remoteID := f.String("id", "", "with --remote: the organisation's identity `id` on its own node")
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -35,6 +43,12 @@ func runOrgAdd(ctx context.Context, e *env, args []string) (err error) {
 	n := strings.TrimSpace(*name)
 	if n == "" {
 		return usageError("org", "--name is required")
+	}
+	switch {
+	case *remote && !isIdentityID(*remoteID):
+		return usageError("org", "--remote needs --id with the organisation's identity id (identity--<uuid>)")
+	case !*remote && *remoteID != "":
+		return usageError("org", "--id is only for --remote: an organisation hosted here gets a new identity id")
 	}
 	st, err := openNode(ctx, *dir, e.logger)
 	if err != nil {
@@ -50,20 +64,30 @@ func runOrgAdd(ctx context.Context, e *env, args []string) (err error) {
 			return withHint(fmt.Errorf("organisation %q exists already (%s)", n, id), "'renkei org list' shows the organisations")
 		}
 	}
-	org, identity, err := newOrganisation(n, e.now())
-	if err != nil {
-		return err
-	}
-	if err := importStrict(ctx, ingest.New(st, e.logger), identity, "the organisation's identity"); err != nil {
-		return err
+	org := store.Organisation{ID: *remoteID, Name: n, Remote: true, CreatedAt: e.now()}
+	if !*remote {
+		var identity []byte
+		if org, identity, err = newOrganisation(n, e.now()); err != nil {
+			return err
+		}
+		if err := importStrict(ctx, ingest.New(st, e.logger), identity, "the organisation's identity"); err != nil {
+			return err
+		}
 	}
 	if err := st.CreateOrganisation(ctx, org); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return withHint(fmt.Errorf("organisation %s exists already", org.ID), "'renkei org list' shows the organisations")
+		}
 		return fmt.Errorf("organisation %q: %w", n, err)
 	}
-	if err := audit(ctx, e, st, "org.add", org.ID, fmt.Sprintf("name %q", n)); err != nil {
+	where := "hosted here"
+	if org.Remote {
+		where = "remote"
+	}
+	if err := audit(ctx, e, st, "org.add", org.ID, fmt.Sprintf("name %q, %s", n, where)); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "added organisation %s (%s)\n", org.Name, org.ID)
+	fmt.Fprintf(e.stdout, "added organisation %s (%s), %s\n", org.Name, org.ID, where)
 	return nil
 }
 
@@ -82,13 +106,16 @@ func runOrgList(ctx context.Context, e *env, args []string) (err error) {
 		return fmt.Errorf("organisations: %w", err)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tID\tCREATED\tNODE OWNER")
+	fmt.Fprintln(tw, "NAME\tID\tCREATED\tHOSTED\tNODE OWNER")
 	for _, o := range orgs {
-		owner := ""
+		owner, hosted := "", "here"
 		if o.ID == node.OwnerOrg {
 			owner = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Name, o.ID, listTime(o.CreatedAt, "-"), owner)
+		if o.Remote {
+			hosted = "remote"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Name, o.ID, listTime(o.CreatedAt, "-"), hosted, owner)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing the output: %w", err)

@@ -129,6 +129,10 @@ func (s *Server) viewerOf(r *http.Request, now time.Time) (policy.Viewer, authFa
 	if err != nil {
 		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
 	}
+	org, err := s.store.Organisation(ctx, u.OrgID)
+	if err != nil {
+		return policy.Viewer{}, "", fmt.Errorf("authenticate: organisation of user %s: %w", u.ID, err)
+	}
 	groups, err := s.store.ListGroups(ctx)
 	if err != nil {
 		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
@@ -137,9 +141,8 @@ func (s *Server) viewerOf(r *http.Request, now time.Time) (policy.Viewer, authFa
 		UserID: u.ID,
 		Role:   u.Role,
 		Org:    u.OrgID,
-		// Every user's organisation has a row on this node; a peer account stands for an
-		// organisation on another node, whose id federation will record.
-		Local: u.Role != store.RolePeer,
+		// A peer account stands for an organisation on another node, whatever its row says.
+		Local: !org.Remote && u.Role != store.RolePeer,
 	}
 	if v.Local {
 		v.Node = node.ID

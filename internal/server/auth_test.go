@@ -44,6 +44,11 @@ func (a *authStore) NodeInfo(context.Context) (store.NodeInfo, error) {
 
 func (a *authStore) ListGroups(context.Context) ([]store.Group, error) { return a.groups, nil }
 
+// Organisation: every organisation is hosted here but identity--remote.
+func (a *authStore) Organisation(_ context.Context, id string) (store.Organisation, error) {
+	return store.Organisation{ID: id, Name: id, Remote: id == "identity--remote"}, nil
+}
+
 // addToken stores a new token for user and returns its secret.
 func (a *authStore) addToken(t *testing.T, user string, edit func(*store.Token)) string {
 	t.Helper()
@@ -71,6 +76,7 @@ func TestAuthenticate(t *testing.T) {
 			"u-bob":   {ID: "u-bob", Name: "bob", OrgID: "identity--org-b", Role: store.RoleReader},
 			"u-carol": {ID: "u-carol", Name: "carol", OrgID: "identity--org-a", Role: store.RoleReader, Disabled: true},
 			"u-peer":  {ID: "u-peer", Name: "peer1", OrgID: "identity--org-p", Role: store.RolePeer},
+			"u-dave":  {ID: "u-dave", Name: "dave", OrgID: "identity--remote", Role: store.RoleAnalyst},
 		},
 		groups: []store.Group{
 			{ID: "g-owned", OwnerOrg: "identity--org-a"},
@@ -86,6 +92,7 @@ func TestAuthenticate(t *testing.T) {
 	disabled := st.addToken(t, "u-carol", nil)
 	bob := st.addToken(t, "u-bob", nil)
 	peer := st.addToken(t, "u-peer", nil)
+	dave := st.addToken(t, "u-dave", nil)
 	unknown, _, err := NewToken()
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +127,8 @@ func TestAuthenticate(t *testing.T) {
 			&policy.Viewer{UserID: "u-bob", Role: store.RoleReader, Org: "identity--org-b", Node: "node-1", Local: true, Groups: []string{"g-member", "g-other"}}},
 		{"peer is not local", http.Header{"Authorization": {basic("peer1", peer)}},
 			&policy.Viewer{UserID: "u-peer", Role: store.RolePeer, Org: "identity--org-p"}},
+		{"user of a remote organisation is not local", http.Header{"Authorization": {"Bearer " + dave}},
+			&policy.Viewer{UserID: "u-dave", Role: store.RoleAnalyst, Org: "identity--remote"}},
 		{"no credentials", nil, nil},
 		{"empty bearer", http.Header{"Authorization": {"Bearer "}}, nil},
 		{"unknown scheme", http.Header{"Authorization": {"Token " + alice}}, nil},

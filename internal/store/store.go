@@ -120,6 +120,77 @@ type Version struct {
 	Stored       time.Time // when this node first stored the version
 	// DateAdded is set when the version was read through a collection.
 	DateAdded time.Time
+	// Label is this form's label; OwnerLocal says whether its creator (CreatedByRef) is an
+	// organisation hosted on this node.
+	Label      Label
+	OwnerLocal bool
+	// Object is the label of the object's latest form: a form may be read only when the policy
+	// allows both its own label and its object's (docs/POLICY.md, "Versions").
+	Object ObjectLabel
+}
+
+// Label is what the sharing policy decided about one form, as a store keeps it so that reads can be
+// filtered in the query. The store does not interpret it: a Labeler computes it when the form is
+// written, and a ReadScope selects on it.
+type Label struct {
+	// Cell numbers the (distribution, TLP) pair (policy.Cell); below 64.
+	Cell uint8
+	// Group is the sharing group the form is addressed to, or "".
+	Group string
+}
+
+// NoLabelCell is the cell of a form written without a Labeler: no ReadScope may include it, so such
+// a form is readable only through the operator's unscoped reads.
+const NoLabelCell = 63
+
+// ObjectLabel is the label of an object's latest form, with its creator.
+type ObjectLabel struct {
+	Label
+	Owner      string
+	OwnerLocal bool
+}
+
+// Labeling is what a Labeler says of one form: its label, and the marking definitions it could not
+// resolve (the store does not hold them, or cannot yet trust them). When one of those arrives, the
+// store labels the form again.
+type Labeling struct {
+	Label
+	Unresolved []string
+}
+
+// Labeler computes the label of a form when a store writes it. The policy package provides the one
+// renkei uses; it must be a pure function of the object and of what dir answers.
+type Labeler interface {
+	Label(obj *stix.Object, dir LabelDirectory) Labeling
+}
+
+// LabelDirectory is what a Labeler may ask the store, inside the write transaction, so that its
+// answers include what the same batch writes.
+type LabelDirectory interface {
+	// MarkingDefinition returns the stored marking definition with this id (its latest form), or
+	// false when the store holds none.
+	MarkingDefinition(id string) (*stix.Object, bool)
+	// GroupOwner returns the organisation that owns the sharing group managed on this node with this
+	// id, or false when this node manages no such group.
+	GroupOwner(groupID string) (string, bool)
+}
+
+// ReadScope narrows a query to what one viewer may read (policy.Scope computes it). A form is
+// selected when its own label and its object's label both satisfy
+//
+//	   (owner = Org AND cell IN Owner)
+//	OR (group IN Groups AND cell IN Group)
+//	OR (owner <> Org AND owner is hosted here AND cell IN LocalOwner)
+//	OR (owner <> Org AND owner is not hosted here AND cell IN RemoteOwner)
+//
+// where each cell set is a bit mask (bit c for cell c). The zero ReadScope selects nothing.
+type ReadScope struct {
+	Org         string
+	Groups      []string
+	Owner       uint64
+	Group       uint64
+	LocalOwner  uint64
+	RemoteOwner uint64
 }
 
 // VersionMatch selects versions of each object, as TAXII's match[version] does.
@@ -149,6 +220,9 @@ const (
 //     several SpecVersions, every remaining form of that key), all of them, or those of Keys.
 //  4. AddedAfter then drops forms added too early; it does not change which version is last or first.
 type Filter struct {
+	// Scope, when set, keeps only the forms a viewer may read (see ReadScope). Nil is the operator's
+	// unscoped view, for the command line working on the data directory.
+	Scope        *ReadScope
 	Collection   string
 	IDs          []string
 	Types        []string
@@ -215,8 +289,11 @@ type Collections interface {
 // Organisation is an organisation known to this node. Its STIX identity object is stored as an
 // object like any other; this row holds what the node needs to run.
 type Organisation struct {
-	ID        string // the identity's STIX id
-	Name      string
+	ID   string // the identity's STIX id
+	Name string
+	// Remote is true for an organisation hosted on another node (a partner whose peer account syncs
+	// with this node); false for one hosted here.
+	Remote    bool
 	CreatedAt time.Time
 }
 

@@ -122,7 +122,7 @@ func (s *Store) CreateOrganisation(ctx context.Context, o store.Organisation) er
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = s.now()
 	}
-	err := s.exec(ctx, `INSERT INTO organisations (id, name, created_at) VALUES (?, ?, ?)`, o.ID, o.Name, micro(o.CreatedAt))
+	err := s.exec(ctx, `INSERT INTO organisations (id, name, remote, created_at) VALUES (?, ?, ?, ?)`, o.ID, o.Name, o.Remote, micro(o.CreatedAt))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("sqlite: organisation %s: %w", o.ID, store.ErrExists)
@@ -137,14 +137,14 @@ func scanOrganisation(r rowScanner) (store.Organisation, error) {
 		o       store.Organisation
 		created int64
 	)
-	err := r.Scan(&o.ID, &o.Name, &created)
+	err := r.Scan(&o.ID, &o.Name, &o.Remote, &created)
 	o.CreatedAt = fromMicro(created)
 	return o, err
 }
 
 // Organisation finds an organisation by id.
 func (s *Store) Organisation(ctx context.Context, id string) (store.Organisation, error) {
-	o, err := scanOrganisation(s.rdb.QueryRowContext(ctx, `SELECT id, name, created_at FROM organisations WHERE id = ?`, id))
+	o, err := scanOrganisation(s.rdb.QueryRowContext(ctx, `SELECT id, name, remote, created_at FROM organisations WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return o, fmt.Errorf("sqlite: organisation %s: %w", id, store.ErrNotFound)
@@ -156,7 +156,7 @@ func (s *Store) Organisation(ctx context.Context, id string) (store.Organisation
 
 // ListOrganisations returns every organisation, by name.
 func (s *Store) ListOrganisations(ctx context.Context) ([]store.Organisation, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, created_at FROM organisations ORDER BY name, id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, remote, created_at FROM organisations ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list organisations: %w", err)
 	}

@@ -21,8 +21,14 @@ const MaxPageSize = 10000
 const scanPageSize = 1000
 
 // versionCols are the columns scanVersion reads, in order.
-const versionCols = `v.id, v.type, v.spec_version, v.created, v.modified, v.version_key, v.created_by_ref,
-	v.revoked, v.digest, v.stored_at, v.raw`
+var versionCols = `v.id, v.type, v.spec_version, v.created, v.modified, v.version_key, v.created_by_ref,
+	v.revoked, v.digest, v.stored_at, v.cell, v.grp, ` + hostedSQL("v.created_by_ref") + `,
+	v.obj_cell, v.obj_grp, v.obj_owner, ` + hostedSQL("v.obj_owner") + `, v.raw`
+
+// hostedSQL is true when the organisation in col is hosted on this node.
+func hostedSQL(col string) string {
+	return col + " IN (SELECT id FROM organisations WHERE NOT remote)"
+}
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -35,7 +41,8 @@ func scanVersion(r rowScanner, v *store.Version, pre ...any) error {
 		stored int64
 	)
 	dest := append(pre, &v.ID, &v.Type, &v.SpecVersion, &v.Created, &v.Modified, &v.VersionKey,
-		&v.CreatedByRef, &v.Revoked, &digest, &stored, &v.Raw)
+		&v.CreatedByRef, &v.Revoked, &digest, &stored, &v.Label.Cell, &v.Label.Group, &v.OwnerLocal,
+		&v.Object.Cell, &v.Object.Group, &v.Object.Owner, &v.Object.OwnerLocal, &v.Raw)
 	if err := r.Scan(dest...); err != nil {
 		return err
 	}
@@ -102,6 +109,26 @@ func appendStrings(args []any, vals []string) []any {
 		args = append(args, v)
 	}
 	return args
+}
+
+// scope adds the condition that the label in the columns owner, cell and grp is one the read scope
+// selects (store.ReadScope). The cell sets are bit masks tested in SQL: (mask >> cell) & 1.
+func (q *listQuery) scope(sc *store.ReadScope, owner, cell, grp string) {
+	mask := func(m uint64) int64 { return int64(m &^ (1 << 63)) }
+	bit := "((? >> " + cell + ") & 1)"
+	var b strings.Builder
+	var args []any
+	b.WriteString("((" + owner + " = ? AND " + bit + ")")
+	args = append(args, sc.Org, mask(sc.Owner))
+	if len(sc.Groups) > 0 && sc.Group != 0 {
+		b.WriteString(" OR (" + inText(grp, sc.Groups) + " AND " + bit + ")")
+		args = append(appendStrings(args, sc.Groups), mask(sc.Group))
+	}
+	b.WriteString(" OR (" + owner + " <> ? AND " + hostedSQL(owner) + " AND " + bit + ")")
+	args = append(args, sc.Org, mask(sc.LocalOwner))
+	b.WriteString(" OR (" + owner + " <> ? AND NOT " + hostedSQL(owner) + " AND " + bit + "))")
+	args = append(args, sc.Org, mask(sc.RemoteOwner))
+	q.cond(b.String(), args...)
 }
 
 // Ranking forms in scope. A form ranks above another of its object when its version key is greater,
@@ -177,6 +204,10 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 			return nil, fmt.Errorf("sqlite: find collection %q: %w", f.Collection, err)
 		}
 		q.coll = true
+	}
+	if f.Scope != nil {
+		q.scope(f.Scope, "v.created_by_ref", "v.cell", "v.grp")
+		q.scope(f.Scope, "v.obj_owner", "v.obj_cell", "v.obj_grp")
 	}
 	if !f.AddedAfter.IsZero() {
 		if q.coll {

@@ -92,7 +92,12 @@ type options struct {
 	readers     int
 	busyTimeout time.Duration
 	now         func() time.Time
+	labeler     store.Labeler
 }
+
+// WithLabeler sets the Labeler that labels every form written (default: none, and every form gets
+// store.NoLabelCell, which no read scope selects).
+func WithLabeler(l store.Labeler) Option { return func(o *options) { o.labeler = l } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -108,12 +113,13 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // Store is store.Store on a SQLite file. It is safe for concurrent use.
 type Store struct {
-	path   string
-	logger *slog.Logger
-	now    func() time.Time
-	wdb    *sql.DB // one connection: the writer
-	w      *writer
-	rdb    *sql.DB // read-only connections
+	path    string
+	logger  *slog.Logger
+	now     func() time.Time
+	labeler store.Labeler // nil: every form gets store.NoLabelCell
+	wdb     *sql.DB       // one connection: the writer
+	w       *writer
+	rdb     *sql.DB // read-only connections
 
 	closeOnce sync.Once
 	closeErr  error
@@ -200,7 +206,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s for reading: %w", abs, err), rdb.Close(), w.close(), wdb.Close())
 	}
 	o.logger.LogAttrs(ctx, slog.LevelDebug, "sqlite store open", slog.String("path", abs), slog.Int("readers", o.readers))
-	return &Store{path: abs, logger: o.logger, now: o.now, wdb: wdb, w: w, rdb: rdb}, nil
+	return &Store{path: abs, logger: o.logger, now: o.now, labeler: o.labeler, wdb: wdb, w: w, rdb: rdb}, nil
 }
 
 // Path returns the absolute path of the database file.

@@ -276,9 +276,10 @@ func TestCheckDetects(t *testing.T) {
 			"(STIX 2.0) is marked the latest spec version but the greatest stored is"},
 		{"spec version unlike the bytes", `UPDATE object_versions SET spec_version = '2.0' WHERE id = ?1`, `spec version should be "2.1"`},
 		{"a form stored twice", `INSERT INTO object_versions (vid, id_hash, latest, spec_latest, revoked, version_key, id, type,
-			spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)
+			spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables,
+			cell, grp, obj_cell, obj_grp, obj_owner, raw)
 			SELECT vid + 100, id_hash, 0, 0, revoked, version_key, id, type, spec_version, created, modified, created_by_ref,
-			confidence, digest, stored_at + 1000000000, edges, observables, raw FROM object_versions WHERE id = ?2 AND spec_version = '2.0';
+			confidence, digest, stored_at + 1000000000, edges, observables, cell, grp, obj_cell, obj_grp, obj_owner, raw FROM object_versions WHERE id = ?2 AND spec_version = '2.0';
 			INSERT INTO id_keys SELECT id_hash, vid FROM object_versions WHERE vid > 100`, "(STIX 2.0) is stored more than once"},
 	}
 	for _, tc := range cases {
@@ -581,4 +582,10 @@ func TestKilledWriter(t *testing.T) {
 	if rep.VersionsChecked < int64(len(acked)) {
 		t.Errorf("Check saw %d versions, fewer than the %d acknowledged", rep.VersionsChecked, len(acked))
 	}
+}
+
+func TestLabelConformance(t *testing.T) {
+	storetest.RunLabels(t, func(t *testing.T, l store.Labeler) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(l))
+	})
 }

@@ -36,11 +36,13 @@ func newBulk(head string, cols int) *bulk {
 
 var (
 	insVersions = newBulk(`INSERT OR ROLLBACK INTO object_versions (vid, id_hash, latest, spec_latest, revoked, version_key,
-		id, type, spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables, raw)`, 18)
+		id, type, spec_version, created, modified, created_by_ref, confidence, digest, stored_at, edges, observables,
+		cell, grp, obj_cell, obj_grp, obj_owner, raw)`, 23)
 	insIDKeys   = newBulk(`INSERT OR ROLLBACK INTO id_keys (hash, vid)`, 2)
 	insEdgeKeys = newBulk(`INSERT OR ROLLBACK INTO edge_keys (hash, ref)`, 2)
 	insObsKeys  = newBulk(`INSERT OR ROLLBACK INTO observable_keys (hash, ref)`, 2)
 	insMembers  = newBulk(`INSERT OR ROLLBACK INTO collection_objects (cid, date_added, vid)`, 3)
+	insPending  = newBulk(`INSERT OR IGNORE INTO label_pending (marking, vid)`, 2)
 )
 
 // exec inserts the rows held in args (cols values per row).
@@ -89,8 +91,8 @@ const lookupChunk = 64
 var inList = strings.Repeat("?,", lookupChunk-1) + "?"
 
 var (
-	selVersions = `SELECT v.vid, v.id, v.version_key, v.spec_version, v.revoked, v.latest, v.spec_latest, v.digest, v.created_by_ref
-		FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid WHERE k.hash IN (` + inList + `)`
+	selVersions = `SELECT v.vid, v.id, v.version_key, v.spec_version, v.revoked, v.latest, v.spec_latest, v.digest, v.created_by_ref,
+		v.cell, v.grp FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid WHERE k.hash IN (` + inList + `)`
 	selMembers    = `SELECT vid, date_added FROM collection_objects WHERE vid IN (` + inList + `) AND cid = ?`
 	updNotLatest  = `UPDATE object_versions SET latest = 0 WHERE vid IN (` + inList + `)`
 	updNotSpecTop = `UPDATE object_versions SET spec_latest = 0 WHERE vid IN (` + inList + `)`
@@ -151,7 +153,9 @@ type verState struct {
 	spec      string
 	vid       int64
 	digest    [32]byte
-	inDB      bool  // stored before the batch
+	inDB      bool // stored before the batch
+	label     store.Label
+	creator   string
 	specTop   bool  // the form of its version key with the greatest spec version (spec_latest)
 	member    int8  // membership in the batch's collection: 0 unknown, 1 no, 2 yes
 	dateAdded int64 // when member == 2
@@ -376,7 +380,7 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 				c[1]++
 			}
 		}
-		v := verState{key: key, spec: obj.SpecVersion, vid: lastVid, digest: nv.Digest, member: 1}
+		v := verState{key: key, spec: obj.SpecVersion, vid: lastVid, digest: nv.Digest, member: 1, creator: obj.CreatedByRef}
 		if cid != 0 {
 			v.member, v.dateAdded = 2, nextAdded()
 			members = append(members, cid, v.dateAdded, v.vid)
@@ -397,16 +401,24 @@ func (s *Store) write(ctx context.Context, w *writer, b store.Batch) (out []stor
 			}
 		}
 	}
+	dir, pending := s.labelRows(ctx, w, rows)
 	if err := insertRows(ctx, w, rows); err != nil {
 		return nil, nil, err
 	}
 
-	// Forms that were the latest of their object and no longer are.
+	// Forms that were the latest of their object and no longer are; the object's stored forms take
+	// the new latest form's label as their object label.
 	var superseded []int64
 	for _, st := range states {
 		if st.dbLatest != 0 && st.versions[st.latest].vid != st.dbLatest {
 			superseded = append(superseded, st.dbLatest)
+			if err := setObjectLabel(ctx, w, st); err != nil {
+				return nil, nil, err
+			}
 		}
+	}
+	if err := s.resolvePending(ctx, w, dir, pending); err != nil {
+		return nil, nil, err
 	}
 	if err := updateFlags(ctx, w, updNotLatest, superseded); err != nil {
 		return nil, nil, fmt.Errorf("move the latest version: %w", err)
@@ -490,10 +502,12 @@ func insertRows(ctx context.Context, w *writer, rows []newRow) error {
 		if obj.Confidence >= 0 {
 			confidence = int64(obj.Confidence)
 		}
-		latest := r.st.versions[r.st.latest].vid == r.vid
-		args = append(args, r.vid, h, latest, r.st.versions[r.idx].specTop, obj.Revoked, r.key, obj.ID, obj.Type, obj.SpecVersion,
+		top := &r.st.versions[r.st.latest]
+		own := &r.st.versions[r.idx]
+		args = append(args, r.vid, h, top.vid == r.vid, own.specTop, obj.Revoked, r.key, obj.ID, obj.Type, obj.SpecVersion,
 			obj.Created.String(), obj.Modified.String(), obj.CreatedByRef, confidence, r.nv.Digest[:], r.saved,
-			nullBlob(encodeEdges(edges)), nullBlob(encodeObservables(obs)), obj.Raw)
+			nullBlob(encodeEdges(edges)), nullBlob(encodeObservables(obs)),
+			own.label.Cell, own.label.Group, top.label.Cell, top.label.Group, top.creator, obj.Raw)
 		if len(args) == cap(args) {
 			if err := flush(); err != nil {
 				return err
@@ -557,7 +571,8 @@ func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[stri
 				digest  []byte
 				creator string
 			)
-			if err := rows.Scan(&v.vid, &id, &v.key, &v.spec, &revoked, &latest, &v.specTop, &digest, &creator); err != nil {
+			if err := rows.Scan(&v.vid, &id, &v.key, &v.spec, &revoked, &latest, &v.specTop, &digest, &creator,
+				&v.label.Cell, &v.label.Group); err != nil {
 				return err
 			}
 			st := states[id]
@@ -568,7 +583,7 @@ func loadStates(ctx context.Context, w *writer, vs []store.NewVersion) (map[stri
 				// The same id twice in one chunk (the padding repeats a hash).
 				continue
 			}
-			v.inDB = true
+			v.inDB, v.creator = true, creator
 			copy(v.digest[:], digest)
 			st.add(v, revoked)
 			st.addCreator(creator)

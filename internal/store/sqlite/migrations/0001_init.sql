@@ -42,6 +42,11 @@ CREATE TABLE object_versions (
     stored_at      INTEGER NOT NULL,
     edges          BLOB,             -- the version's edges but created_by_ref and object_marking_refs (see edges.go); NULL when none
     observables    BLOB,             -- the version's observables (see edges.go); NULL when none
+    cell           INTEGER NOT NULL, -- this form's label (store.Label): the policy's cell
+    grp            TEXT    NOT NULL, -- this form's label: its sharing group, or ''
+    obj_cell       INTEGER NOT NULL, -- the label of the object's latest form (store.ObjectLabel)…
+    obj_grp        TEXT    NOT NULL,
+    obj_owner      TEXT    NOT NULL, -- …and that form's created_by_ref
     raw            BLOB    NOT NULL  -- the bytes as received; last, so reading other columns skips it
 );
 
@@ -77,6 +82,14 @@ CREATE TABLE object_counts (
     revoked INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- The forms whose label treated a marking definition as unknown (the store did not hold it, or could
+-- not trust it): when a marking definition with that id is written, they are labelled again.
+CREATE TABLE label_pending (
+    marking TEXT    NOT NULL,
+    vid     INTEGER NOT NULL,
+    PRIMARY KEY (marking, vid)
+) WITHOUT ROWID;
+
 CREATE TABLE collections (
     cid             INTEGER PRIMARY KEY,
     id              TEXT    NOT NULL UNIQUE,
@@ -100,6 +113,7 @@ CREATE UNIQUE INDEX collection_objects_member ON collection_objects (vid, cid);
 CREATE TABLE organisations (
     id         TEXT PRIMARY KEY,
     name       TEXT    NOT NULL,
+    remote     INTEGER NOT NULL, -- 1: hosted on another node
     created_at INTEGER NOT NULL
 );
 
