@@ -90,7 +90,7 @@ Settings come from the defaults, then the --config file, then $RENKEI_DATA, then
 	// this one before the demo directory is removed).
 	defer closeStore(st, &err)
 
-	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, Version: versionString()})
+	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: versionString()})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,32 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `json:"log_format"`
 	Limits    Limits `json:"limits"`
+	TAXII     TAXII  `json:"taxii"`
+}
+
+// TAXII configures the TAXII 2.1 service: the discovery resource and the API roots. Collections are
+// data (renkei collection add); an API root lists the collections it serves.
+type TAXII struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Contact     string `json:"contact"`
+	// Default is the name of the default API root; "" for none.
+	Default  string    `json:"default"`
+	APIRoots []APIRoot `json:"api_roots"`
+	// PageSize is the page size when the client gives no limit; MaxPageSize caps any limit.
+	PageSize    int `json:"page_size"`
+	MaxPageSize int `json:"max_page_size"`
+}
+
+// APIRoot is one TAXII API root, served at /taxii2/<name>/.
+type APIRoot struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// MaxContentLength is the largest POST body accepted, in bytes (at most limits.max_body_bytes).
+	MaxContentLength int64 `json:"max_content_length"`
+	// Collections lists the collections (ids or aliases) the root serves; empty serves every one.
+	Collections []string `json:"collections"`
 }
 
 // Limits bound what one HTTP request may cost the node.
@@ -72,6 +98,15 @@ func Default() Config {
 			WriteTimeout:      Duration(5 * time.Minute),
 			IdleTimeout:       Duration(2 * time.Minute),
 			ShutdownTimeout:   Duration(15 * time.Second),
+		},
+		TAXII: TAXII{
+			Title:       "renkei",
+			Description: "A renkei node: STIX 2.1 threat intelligence over TAXII 2.1.",
+			Default:     "api",
+			APIRoots: []APIRoot{{Name: "api", Title: "renkei", Description: "Every collection of this node.",
+				MaxContentLength: 64 << 20}},
+			PageSize:    100,
+			MaxPageSize: 1000,
 		},
 	}
 }
@@ -181,7 +216,53 @@ func (c *Config) Validate() error {
 			add("limits.%s: must be positive, found %s", d.name, time.Duration(d.v))
 		}
 	}
+	errs = append(errs, c.TAXII.validate(l.MaxBodyBytes)...)
 	return errors.Join(errs...)
+}
+
+// validate checks the TAXII settings; an API root may accept no larger body than the server does.
+func (t *TAXII) validate(maxBody int64) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if strings.TrimSpace(t.Title) == "" {
+		add("taxii.title: must not be empty")
+	}
+	if t.PageSize <= 0 || t.MaxPageSize < t.PageSize || t.MaxPageSize > 10000 {
+		add("taxii: page_size (%d) must be positive and at most max_page_size (%d), which is at most 10000", t.PageSize, t.MaxPageSize)
+	}
+	names := map[string]bool{}
+	for i, r := range t.APIRoots {
+		where := fmt.Sprintf("taxii.api_roots[%d]", i)
+		switch {
+		case !validRootName(r.Name):
+			add("%s.name: %q must be 1 to 64 letters, digits, '-' or '_'", where, r.Name)
+		case names[r.Name]:
+			add("%s.name: %q is used twice", where, r.Name)
+		}
+		names[r.Name] = true
+		if strings.TrimSpace(r.Title) == "" {
+			add("%s.title: must not be empty", where)
+		}
+		if r.MaxContentLength <= 0 || r.MaxContentLength > maxBody {
+			add("%s.max_content_length: %d must be positive and at most limits.max_body_bytes (%d)", where, r.MaxContentLength, maxBody)
+		}
+	}
+	if t.Default != "" && !names[t.Default] {
+		add("taxii.default: %q is not the name of an API root", t.Default)
+	}
+	return errs
+}
+
+func validRootName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // SplitListen checks a listen address (host:port, the host may be empty) and returns its host.

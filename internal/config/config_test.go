@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestLoad(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Load error = %v, want one containing %q", err, tt.wantErr)
 			}
-			if c != Default() {
+			if !reflect.DeepEqual(c, Default()) {
 				t.Errorf("a failed Load changed the config: %+v", c)
 			}
 		})
@@ -110,6 +111,11 @@ func TestValidate(t *testing.T) {
 		{name: "cert without key", edit: func(c *Config) { c.TLSCert = "c.pem" }, want: []string{"give both"}},
 		{name: "bad listen", edit: func(c *Config) { c.Listen = "localhost" }, want: []string{"not host:port"}},
 		{name: "bad port", edit: func(c *Config) { c.Listen = "localhost:http" }, want: []string{"port"}},
+		{name: "taxii root bad name", edit: func(c *Config) { c.TAXII.APIRoots[0].Name = "a/b" }, want: []string{"api_roots[0].name", "taxii.default"}},
+		{name: "taxii root twice", edit: func(c *Config) { c.TAXII.APIRoots = append(c.TAXII.APIRoots, c.TAXII.APIRoots[0]) }, want: []string{"used twice"}},
+		{name: "taxii body over the server's", edit: func(c *Config) { c.TAXII.APIRoots[0].MaxContentLength = c.Limits.MaxBodyBytes + 1 }, want: []string{"max_content_length"}},
+		{name: "taxii page sizes", edit: func(c *Config) { c.TAXII.PageSize = 2000 }, want: []string{"page_size"}},
+		{name: "taxii no roots", edit: func(c *Config) { c.TAXII.APIRoots, c.TAXII.Default = nil, "" }},
 		{
 			name: "every problem at once",
 			edit: func(c *Config) {

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/renkei-cti/renkei/internal/store"
 )
 
 // Options control one import.
@@ -28,6 +31,21 @@ type Options struct {
 	Progress func(Progress)
 	// MaxObjects bounds how many objects one import may hold (0: no bound).
 	MaxObjects int
+	// Result, when set, is called once for every object of the input, with what became of it: stored,
+	// a duplicate, or rejected. Calls come one at a time but not in input order (a validation failure
+	// is known before the store's answer about an earlier object); Index orders them.
+	Result func(ObjectResult)
+}
+
+// ObjectResult is what became of one object of the input.
+type ObjectResult struct {
+	Index   int
+	ID      string // "" when the id could not be read
+	Version string // modified, else created, as received; "" for an unversioned object
+	Status  store.Status
+	Err     error // with StatusRejected: why
+	// DateAdded is the object's date_added in Options.Collection, when it was added there.
+	DateAdded time.Time
 }
 
 // DefaultBatchSize is the number of objects written per transaction.

@@ -303,6 +303,13 @@ func (w *writer) reject(it *item, err error) *ObjectError {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.opt.Result != nil {
+		r := ObjectResult{Index: it.index, ID: oe.ObjectID, Status: store.StatusRejected, Err: err}
+		if it.obj != nil {
+			r.Version = it.obj.Version().String()
+		}
+		w.opt.Result(r)
+	}
 	w.report.Rejected++
 	// Rejections arrive out of order (the store's come a batch or two after the validator's). Keep
 	// the ones with the lowest indexes: hold up to twice the cap, then cut back to it.
@@ -361,12 +368,19 @@ func (w *writer) write(ctx context.Context, batch []item) error {
 		}
 	}
 	w.mu.Lock()
-	for _, o := range outcomes {
+	for i, o := range outcomes {
 		switch o.Status {
 		case store.StatusAdded:
 			w.report.Accepted++
 		case store.StatusDuplicate:
 			w.report.Duplicate++
+		default:
+			continue
+		}
+		if w.opt.Result != nil {
+			obj := batch[i].obj
+			w.opt.Result(ObjectResult{Index: batch[i].index, ID: obj.ID, Version: obj.Version().String(),
+				Status: o.Status, DateAdded: o.DateAdded})
 		}
 	}
 	p := Progress{BytesRead: w.bytesRead.Load(), Report: w.report}

@@ -120,6 +120,46 @@ func TestImportReportsEachOutcome(t *testing.T) {
 	}
 }
 
+func TestImportResultPerObject(t *testing.T) {
+	im := New(newMemStore(), nil)
+	good1 := indicator(1, "2024-01-01T00:00:00.000Z")
+	bad := `{"type":"indicator","spec_version":"2.1","id":"indicator--nope"}`
+	conflict := strings.Replace(good1, `"name":"n1"`, `"name":"changed"`, 1)
+	in := bundle(good1, bad, good1, conflict, indicator(2, "2024-02-01T00:00:00.000Z"))
+	var mu sync.Mutex
+	got := map[int]ObjectResult{}
+	_, err := im.Import(t.Context(), strings.NewReader(in), Options{BatchSize: 2, Result: func(r ObjectResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := got[r.Index]; dup {
+			t.Errorf("object %d reported twice", r.Index)
+		}
+		got[r.Index] = r
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id, version string
+		status      store.Status
+	}{
+		{"indicator--00000001-0000-4000-8000-000000000000", "2024-01-01T00:00:00.000Z", store.StatusAdded},
+		{"", "", store.StatusRejected}, // its id is not an id
+		{"indicator--00000001-0000-4000-8000-000000000000", "2024-01-01T00:00:00.000Z", store.StatusDuplicate},
+		{"indicator--00000001-0000-4000-8000-000000000000", "2024-01-01T00:00:00.000Z", store.StatusRejected},
+		{"indicator--00000002-0000-4000-8000-000000000000", "2024-02-01T00:00:00.000Z", store.StatusAdded},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		r := got[i]
+		if r.ID != w.id || r.Version != w.version || r.Status != w.status || (r.Err != nil) != (w.status == store.StatusRejected) {
+			t.Errorf("result %d = %+v, want %s %s %v", i, r, w.id, w.version, w.status)
+		}
+	}
+}
+
 func TestImportKeepsInputOrderAcrossBatches(t *testing.T) {
 	st := newMemStore()
 	const n = 5000 // many chunks, several batches, more than one worker

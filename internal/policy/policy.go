@@ -194,12 +194,7 @@ var ceiling = [stix.TLPRed + 1]relSet{
 // for readers. Sharing (pushing or relaying to a peer node) is judged with the peer account as
 // the viewer and follows the read rules for it.
 func Can(v Viewer, a Action, l Label) Decision {
-	if v.Org == "" {
-		return deny(DenyInvalidViewer)
-	}
-	switch v.Role {
-	case store.RoleAdmin, store.RoleOrgAdmin, store.RoleAnalyst, store.RoleReader, store.RolePeer:
-	default:
+	if v.Org == "" || !validRole(v.Role) {
 		return deny(DenyInvalidViewer)
 	}
 	l = l.normal()

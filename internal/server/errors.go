@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/renkei-cti/renkei/internal/taxii"
 )
 
 // handlerFunc is a handler that returns its error instead of writing it. adapt renders the error.
@@ -79,7 +82,12 @@ func writeErrorResource(w http.ResponseWriter, r *http.Request, he *HTTPError) {
 	if err != nil { // cannot happen with string fields; keep the status anyway
 		body = []byte(`{"title":"internal error"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// Under the TAXII prefix every response, errors included, is TAXII's media type.
+	ct := "application/json"
+	if strings.HasPrefix(r.URL.Path, taxii.Prefix) {
+		ct = taxii.MediaTAXII
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(he.Status)
 	// The client may be gone; there is no one left to tell.

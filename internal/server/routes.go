@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/renkei-cti/renkei/internal/taxii"
 )
 
 // routes registers every route of the node. Collections and other resources are data, not routes:
@@ -9,6 +11,8 @@ import (
 func (s *Server) routes() {
 	s.handle("GET /healthz", s.handleHealthz)
 	s.mux.Handle("GET /metrics", s.metrics.handler(s.logger))
+	// TAXII 2.1: every resource needs an authenticated viewer.
+	s.mux.Handle(taxii.Prefix, s.Authenticate(s.taxii))
 }
 
 // handle registers an error-returning handler.

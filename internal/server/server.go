@@ -14,7 +14,10 @@ import (
 	"net/http"
 
 	"github.com/renkei-cti/renkei/internal/config"
+	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
+	"github.com/renkei-cti/renkei/internal/taxii"
 )
 
 // Options are the dependencies of a Server.
@@ -22,6 +25,9 @@ type Options struct {
 	Store  store.Store
 	Logger *slog.Logger
 	Limits config.Limits
+	// TAXII configures the TAXII service; the zero value (no API roots, no page size) means
+	// config.Default().TAXII.
+	TAXII config.TAXII
 	// Version is reported by /metrics (renkei_build_info).
 	Version string
 }
@@ -35,6 +41,7 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	handler http.Handler
+	taxii   http.Handler
 }
 
 // New returns a Server with every route registered.
@@ -55,6 +62,17 @@ func New(o Options) (*Server, error) {
 		metrics: newMetrics(o.Version),
 		mux:     http.NewServeMux(),
 	}
+	tc := o.TAXII
+	if tc.PageSize == 0 {
+		tc = config.Default().TAXII
+	}
+	th, err := taxii.New(taxii.Options{Store: o.Store, Importer: ingest.New(o.Store, o.Logger), Config: tc,
+		Logger: o.Logger, Viewer: func(r *http.Request) (policy.Viewer, bool) { return ViewerFrom(r.Context()) },
+		RequestID: RequestID})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.taxii = th
 	s.routes()
 	s.handler = s.middleware(s.mux)
 	return s, nil

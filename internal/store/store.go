@@ -197,6 +197,9 @@ type ReadScope struct {
 type VersionMatch struct {
 	Kind VersionMatchKind
 	Keys []string // with VersionKeys: the version keys to return
+	// With VersionsKeys, First and Last add the first and the last version of each object to the
+	// versions of Keys (TAXII's match[version] values combine as a union).
+	First, Last bool
 }
 
 // VersionMatchKind enumerates the ways of selecting versions.
@@ -284,6 +287,46 @@ type Collections interface {
 	// Collection finds a collection by id or alias, or returns ErrNotFound.
 	Collection(ctx context.Context, idOrAlias string) (Collection, error)
 	ListCollections(ctx context.Context) ([]Collection, error)
+	// SetGrant records a grant on a collection (found by id or alias), replacing the one for the same
+	// subject. A grant with neither Read nor Write removes it. ErrNotFound for an unknown collection.
+	SetGrant(ctx context.Context, g Grant) error
+	// Grants lists the grants of a collection by kind and subject (ErrNotFound for an unknown one).
+	Grants(ctx context.Context, collection string) ([]Grant, error)
+	// RemoveFromCollection takes the forms of object id that f selects (f.Collection is the
+	// collection; Versions and SpecVersions apply, Scope must allow them) out of the collection and
+	// returns how many were removed. The forms stay in the store.
+	RemoveFromCollection(ctx context.Context, f Filter, id string) (int, error)
+	// PutStatus stores a TAXII status resource; GetStatus finds one by id (ErrNotFound); statuses
+	// created before the cutoff are deleted by PruneStatuses.
+	PutStatus(ctx context.Context, s StatusRecord) error
+	GetStatus(ctx context.Context, id string) (StatusRecord, error)
+	PruneStatuses(ctx context.Context, before time.Time) (int64, error)
+}
+
+// GrantKind says what a grant's subject is.
+type GrantKind string
+
+const (
+	GrantOrg   GrantKind = "org"   // an organisation, by identity id
+	GrantGroup GrantKind = "group" // a sharing group, by id: every recipient of the group
+	GrantUser  GrantKind = "user"  // a user, by id
+)
+
+// Grant gives a subject access to a collection.
+type Grant struct {
+	Collection string // id (or alias, when setting)
+	Kind       GrantKind
+	Subject    string
+	Read       bool
+	Write      bool
+}
+
+// StatusRecord is a TAXII status resource as sent to the user who POSTed the objects.
+type StatusRecord struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	Body      []byte
 }
 
 // Organisation is an organisation known to this node. Its STIX identity object is stored as an

@@ -144,10 +144,16 @@ const (
 // before, when not empty, is a condition on v alone that implies the answer: SQLite evaluates an OR
 // from the left and stops at the first true term, so the subquery then does not run.
 func (q *listQuery) noneInScope(before, cond string, specs []string) {
-	var b strings.Builder
+	text, args := q.notExistsInScope(cond, specs)
 	if before != "" {
-		b.WriteString("(" + before + " OR ")
+		text = "(" + before + " OR " + text + ")"
 	}
+	q.cond(text, args...)
+}
+
+// notExistsInScope is the condition that no form v2 of v's object in scope satisfies cond.
+func (q *listQuery) notExistsInScope(cond string, specs []string) (string, []any) {
+	var b strings.Builder
 	b.WriteString(`NOT EXISTS (SELECT 1 FROM id_keys k2 CROSS JOIN object_versions v2 ON v2.vid = k2.vid`)
 	if q.coll {
 		b.WriteString(` CROSS JOIN collection_objects c2 ON c2.vid = v2.vid AND c2.cid = c.cid`)
@@ -157,10 +163,7 @@ func (q *listQuery) noneInScope(before, cond string, specs []string) {
 		b.WriteString(" AND " + inText("v2.spec_version", specs))
 	}
 	b.WriteString(")")
-	if before != "" {
-		b.WriteString(")")
-	}
-	q.cond(b.String(), appendStrings(nil, specs)...)
+	return b.String(), appendStrings(nil, specs)
 }
 
 // topSpec keeps, of each version in scope, only the form with the greatest spec version. The flag
@@ -250,10 +253,27 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 			q.topSpec()
 		}
 	case store.VersionsKeys:
-		if len(f.Versions.Keys) == 0 {
+		// The union of the versions named, the first and the last.
+		var terms []string
+		var args []any
+		if len(f.Versions.Keys) > 0 {
+			terms = append(terms, inText("v.version_key", f.Versions.Keys))
+			args = appendStrings(args, f.Versions.Keys)
+		}
+		for _, c := range []struct {
+			on   bool
+			cond string
+		}{{f.Versions.First, earlierKey}, {f.Versions.Last, laterKey}} {
+			if c.on {
+				text, a := q.notExistsInScope(c.cond, specs)
+				terms = append(terms, text)
+				args = append(args, a...)
+			}
+		}
+		if len(terms) == 0 {
 			q.none = true
 		} else {
-			q.in("v.version_key", f.Versions.Keys)
+			q.cond("("+strings.Join(terms, " OR ")+")", args...)
 		}
 		if len(specs) == 0 {
 			q.topSpec()

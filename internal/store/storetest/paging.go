@@ -305,6 +305,11 @@ func testVersionMatch(t *testing.T, s store.Store) {
 		{"collection all", f.coll.ID, store.VersionMatch{Kind: store.VersionsAll}, []string{k(10), k(30)}},
 		{"collection keys: version outside", f.coll.ID, store.VersionMatch{Kind: store.VersionsKeys, Keys: []string{k(20)}}, nil},
 		{"collection keys", f.coll.ID, store.VersionMatch{Kind: store.VersionsKeys, Keys: []string{k(10), k(20)}}, []string{k(10)}},
+		{"store first and last", "", store.VersionMatch{Kind: store.VersionsKeys, First: true, Last: true}, []string{k(10), k(30)}},
+		{"store key and last", "", store.VersionMatch{Kind: store.VersionsKeys, Keys: []string{k(20)}, Last: true}, []string{k(20), k(30)}},
+		{"store last, key repeated", "", store.VersionMatch{Kind: store.VersionsKeys, Keys: []string{k(30)}, Last: true}, []string{k(30)}},
+		{"collection first and key", f.coll.ID, store.VersionMatch{Kind: store.VersionsKeys, Keys: []string{k(30)}, First: true}, []string{k(10), k(30)}},
+		{"collection last only", f.coll.ID, store.VersionMatch{Kind: store.VersionsKeys, Last: true}, []string{k(30)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Stats", testStats},
 		{"CheckClean", testCheckClean},
 		{"Concurrent", testConcurrent},
+		{"Grants", testGrants},
+		{"RemoveFromCollection", testRemoveFromCollection},
+		{"Statuses", testStatuses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
