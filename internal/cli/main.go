@@ -45,6 +45,7 @@ func commands() []command {
 		{"import", "import STIX bundles, objects or arrays of objects from files or stdin", runImport},
 		{"get", "print an object as stored (--versions: every version, as a bundle)", runGet},
 		{"export", "write stored objects to stdout as one STIX bundle, streamed", runExport},
+		{"taxii", "talk to a TAXII 2.1 server: discover, collections, get, pull, push", runTaxii},
 		{"collection", "add or list collections", runCollection},
 		{"org", "add or list organisations", runOrg},
 		{"user", "add, list or disable users", runUser},
@@ -52,6 +53,7 @@ func commands() []command {
 		{"group", "add sharing groups, add members, list them", runGroup},
 		{"stats", "count what the node holds", runStats},
 		{"check", "verify the store's integrity", runCheck},
+		{"pattern", "check STIX patterns, or match one against observed-data in files", runPattern},
 		{"version", "print the version of renkei and of Go", runVersion},
 		{"help", "show help for renkei or for a command", runHelp},
 	}

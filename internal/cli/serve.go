@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/google/uuid"
+
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/demo"
 	"github.com/renkei-cti/renkei/internal/ingest"
@@ -200,8 +202,24 @@ func startDemo(ctx context.Context, e *env, dir string, logger *slog.Logger) (_ 
 	}
 	banner = []string{
 		fmt.Sprintf("demo node in %s (removed on exit)", dir),
-		fmt.Sprintf("demo data: %d objects in collection %q, shared by %d organisations", rep.Accepted+rep.Duplicate, demo.CollectionAlias, len(demo.Organisations())),
+		fmt.Sprintf("demo data: %d objects in collection %q, shared by %d organisations; collections energy, telecom, government and an inbox per partner",
+			rep.Accepted+rep.Duplicate, demo.CollectionAlias, len(demo.Organisations())),
 		fmt.Sprintf("admin token for %s at %s: %s", res.Admin.Name, owner.Name, string(res.Token)),
+	}
+	// An analyst per organisation, so that each one's view can be tried over TAXII.
+	for _, o := range demo.Organisations() {
+		u := store.User{ID: uuid.NewString(), Name: "analyst-" + demo.Slug(o.ID), OrgID: o.ID, Role: store.RoleAnalyst, CreatedAt: now}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return nil, nil, fmt.Errorf("demo: user %s: %w", u.Name, err)
+		}
+		secret, hash, err := server.NewToken()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := st.CreateToken(ctx, store.Token{ID: uuid.NewString(), UserID: u.ID, Hash: hash, CreatedAt: now}); err != nil {
+			return nil, nil, fmt.Errorf("demo: token of %s: %w", u.Name, err)
+		}
+		banner = append(banner, fmt.Sprintf("token for %s (%s): %s", u.Name, o.Name, string(secret)))
 	}
 	return st, banner, nil
 }

@@ -54,8 +54,9 @@ func Organisations() []Org {
 }
 
 // Seed loads the demo into an initialised node: it creates the "demo" collection, imports the bundle
-// into it (strictly: the demo data must be accepted whole), and adds an organisation record for every
-// demo organisation not already known. It returns the import's report.
+// into it (strictly: the demo data must be accepted whole), adds an organisation record for every
+// demo organisation not already known, and the layout of a sharing hub: a collection per sector
+// (energy, telecom, government) and an inbox per partner, with grants. It returns the import's report.
 func Seed(ctx context.Context, st store.Store, im *ingest.Importer, now time.Time) (ingest.Report, error) {
 	col := store.Collection{
 		ID:          uuid.NewString(),
@@ -71,17 +72,104 @@ func Seed(ctx context.Context, st store.Store, im *ingest.Importer, now time.Tim
 	if err != nil {
 		return rep, fmt.Errorf("demo: import: %w", err)
 	}
+	if err := seedOrganisations(ctx, st, now); err != nil {
+		return rep, err
+	}
+	if err := seedLayout(ctx, st, im, col, now); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// Demo organisations by role in the layout.
+var (
+	orgEE       = Organisations()[1]
+	orgEnergy   = Organisations()[2]
+	orgTelecom  = Organisations()[3]
+	sectorSlugs = map[string]string{orgEE.ID: "ee-cert", orgEnergy.ID: "nordlicht", orgTelecom.ID: "kaiyo"}
+)
+
+// Slug returns the short name of a demo organisation, used for its inbox and its demo user.
+func Slug(orgID string) string {
+	if orgID == Owner.ID {
+		return "jp-cert"
+	}
+	return sectorSlugs[orgID]
+}
+
+// grant is one collection grant of the demo layout.
+type grant struct {
+	org         string
+	read, write bool
+}
+
+// seedLayout adds the collections a sharing hub would have: one per sector, with the sector's
+// organisations granted access, and an inbox per partner organisation, where it writes and the
+// node's owner reads. The demo bundle (a campaign against an electricity operator) goes into the
+// energy collection as well.
+func seedLayout(ctx context.Context, st store.Store, im *ingest.Importer, demoCol store.Collection, now time.Time) error {
+	everyone := []grant{{org: Owner.ID, read: true, write: true}}
+	for _, o := range Organisations()[1:] {
+		everyone = append(everyone, grant{org: o.ID, read: true})
+	}
+	if err := grantAll(ctx, st, demoCol.ID, everyone); err != nil {
+		return err
+	}
+	layout := []struct {
+		alias, title string
+		grants       []grant
+		data         bool
+	}{
+		{"energy", "Energy sector", []grant{{Owner.ID, true, true}, {orgEnergy.ID, true, true}, {orgEE.ID, true, false}}, true},
+		{"telecom", "Telecommunications sector", []grant{{Owner.ID, true, true}, {orgTelecom.ID, true, true}}, false},
+		{"government", "Government and e-government", []grant{{Owner.ID, true, true}, {orgEE.ID, true, true}}, false},
+	}
+	for _, o := range Organisations()[1:] {
+		layout = append(layout, struct {
+			alias, title string
+			grants       []grant
+			data         bool
+		}{"inbox-" + Slug(o.ID), "Inbox of " + o.Name, []grant{{o.ID, false, true}, {Owner.ID, true, false}}, false})
+	}
+	for _, l := range layout {
+		c := store.Collection{ID: uuid.NewString(), Alias: l.alias, Title: l.title + " (demo)", CreatedAt: now}
+		if err := st.CreateCollection(ctx, c); err != nil {
+			return fmt.Errorf("demo: collection %s: %w", l.alias, err)
+		}
+		if err := grantAll(ctx, st, c.ID, l.grants); err != nil {
+			return err
+		}
+		if l.data {
+			if _, err := im.Import(ctx, Bundle(), ingest.Options{Collection: c.ID, Strict: true}); err != nil {
+				return fmt.Errorf("demo: import into %s: %w", l.alias, err)
+			}
+		}
+	}
+	return nil
+}
+
+func grantAll(ctx context.Context, st store.Store, collection string, gs []grant) error {
+	for _, g := range gs {
+		if err := st.SetGrant(ctx, store.Grant{Collection: collection, Kind: store.GrantOrg, Subject: g.org, Read: g.read, Write: g.write}); err != nil {
+			return fmt.Errorf("demo: grant on %s: %w", collection, err)
+		}
+	}
+	return nil
+}
+
+// seedOrganisations adds an organisation record for every demo organisation not already known.
+func seedOrganisations(ctx context.Context, st store.Store, now time.Time) error {
 	for _, o := range Organisations() {
 		_, err := st.Organisation(ctx, o.ID)
 		switch {
 		case err == nil:
 			continue
 		case !errors.Is(err, store.ErrNotFound):
-			return rep, fmt.Errorf("demo: organisation %s: %w", o.Name, err)
+			return fmt.Errorf("demo: organisation %s: %w", o.Name, err)
 		}
 		if err := st.CreateOrganisation(ctx, store.Organisation{ID: o.ID, Name: o.Name, CreatedAt: now}); err != nil {
-			return rep, fmt.Errorf("demo: organisation %s: %w", o.Name, err)
+			return fmt.Errorf("demo: organisation %s: %w", o.Name, err)
 		}
 	}
-	return rep, nil
+	return nil
 }

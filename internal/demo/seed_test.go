@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +54,34 @@ func TestSeed(t *testing.T) {
 	}
 	if len(orgs) != len(Organisations()) {
 		t.Errorf("%d organisations, want %d", len(orgs), len(Organisations()))
+	}
+	// The layout: sector collections and inboxes, with grants; the energy collection holds the data.
+	for alias, want := range map[string][]store.Grant{
+		"energy": {{Kind: store.GrantOrg, Subject: Owner.ID, Read: true, Write: true},
+			{Kind: store.GrantOrg, Subject: orgEnergy.ID, Read: true, Write: true}, {Kind: store.GrantOrg, Subject: orgEE.ID, Read: true}},
+		"inbox-kaiyo": {{Kind: store.GrantOrg, Subject: Owner.ID, Read: true}, {Kind: store.GrantOrg, Subject: orgTelecom.ID, Write: true}},
+		"government":  {{Kind: store.GrantOrg, Subject: Owner.ID, Read: true, Write: true}, {Kind: store.GrantOrg, Subject: orgEE.ID, Read: true, Write: true}},
+	} {
+		c, err := st.Collection(ctx, alias)
+		if err != nil {
+			t.Fatalf("collection %s: %v", alias, err)
+		}
+		got, err := st.Grants(ctx, alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			want[i].Collection = c.ID
+		}
+		slices.SortFunc(want, func(a, b store.Grant) int { return strings.Compare(a.Subject, b.Subject) })
+		slices.SortFunc(got, func(a, b store.Grant) int { return strings.Compare(a.Subject, b.Subject) })
+		if !slices.Equal(got, want) {
+			t.Errorf("grants of %s: %+v\nwant %+v", alias, got, want)
+		}
+	}
+	energy, err := st.List(ctx, store.Filter{Collection: "energy", Versions: store.VersionMatch{Kind: store.VersionsAll}}, store.Cursor{}, 1000)
+	if err != nil || len(energy.Versions) != n {
+		t.Errorf("energy holds %d versions (%v), want %d", len(energy.Versions), err, n)
 	}
 	// Seeding twice is refused: the collection exists.
 	if _, err := Seed(ctx, st, im, now); !errors.Is(err, store.ErrExists) {
