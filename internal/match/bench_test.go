@@ -1,0 +1,139 @@
+package match_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/renkei-cti/renkei/internal/match"
+	"github.com/renkei-cti/renkei/internal/match/synth"
+)
+
+var benchN = flag.Int("match.n", 1_000_000, "indicators in the matching benchmarks")
+
+var (
+	benchOnce sync.Once
+	benchIx   *match.Index
+)
+
+func benchIndex(b *testing.B) *match.Index {
+	benchOnce.Do(func() {
+		bl := match.NewBuilder(*benchN)
+		if err := synth.Indicators(*benchN, 1, bl.Add); err != nil {
+			b.Fatal(err)
+		}
+		benchIx = bl.Build()
+	})
+	return benchIx
+}
+
+// BenchmarkBuild builds an index of -match.n mixed indicators and reports the heap it keeps.
+func BenchmarkBuild(b *testing.B) {
+	n := *benchN
+	entries := make([]match.Entry, n)
+	for i := range entries {
+		entries[i] = synth.Indicator(1, i)
+	}
+	var ix *match.Index
+	var m0, m1 runtime.MemStats
+	for b.Loop() {
+		ix = nil
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		bl := match.NewBuilder(n)
+		for _, e := range entries {
+			if err := bl.Add(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ix = bl.Build()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(n), "heapB/indicator")
+	b.ReportMetric(float64(ix.TableBytes())/float64(n), "tableB/indicator")
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "indicators/s")
+	runtime.KeepAlive(ix)
+}
+
+// queries returns lookups over the indicator set, half of them present.
+func queries(n, nind int) []match.Candidate {
+	r := rand.New(rand.NewPCG(7, 7))
+	qs := make([]match.Candidate, n)
+	for i := range qs {
+		e := synth.Indicator(1, r.IntN(nind))
+		v := []byte(e.Value)
+		if i%2 == 1 {
+			e = synth.Indicator(2, r.IntN(nind)) // another set: misses
+			v = []byte(e.Value)
+		}
+		if e.Kind == match.KindCIDR {
+			e.Kind, v = match.KindIP, netip.MustParsePrefix(e.Value).Addr().AppendTo(nil)
+		}
+		qs[i] = match.Candidate{Kind: e.Kind, Value: v}
+	}
+	return qs
+}
+
+func BenchmarkLookup(b *testing.B) {
+	ix := benchIndex(b)
+	qs := queries(1<<20, *benchN)
+	b.Run("single", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			var dst []uint32
+			i := rand.IntN(len(qs))
+			for pb.Next() {
+				q := qs[i%len(qs)]
+				dst = ix.Lookup(dst[:0], q.Kind, string(q.Value))
+				i++
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+	})
+	b.Run("batch", func(b *testing.B) {
+		const batch = 1024
+		var mu sync.Mutex
+		hits := 0
+		b.RunParallel(func(pb *testing.PB) {
+			var sr match.Searcher
+			snap := ix.Snapshot()
+			i := rand.IntN(len(qs) / batch)
+			h := 0
+			for pb.Next() {
+				// one iteration = one batch of lookups; b.N counts lookups below
+				start := (i % (len(qs) / batch)) * batch
+				snap.Search(&sr, qs[start:start+batch], func(int, []uint32) { h++ })
+				i++
+			}
+			mu.Lock()
+			hits += h
+			mu.Unlock()
+		})
+		b.ReportMetric(float64(b.N)*batch/b.Elapsed().Seconds(), "lookups/s")
+	})
+}
+
+func BenchmarkMatchText(b *testing.B) {
+	ix := benchIndex(b)
+	var log bytes.Buffer
+	if _, err := synth.Log(&log, 200_000, *benchN, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(log.Len()))
+	var st match.Stats
+	for b.Loop() {
+		m := &match.Matcher{Source: ix}
+		var err error
+		st, err = m.Run(context.Background(), bytes.NewReader(log.Bytes()), match.Text{}, func(*match.Hit) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.Lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(st.HitLines)/float64(st.Lines)*100, "%hitlines")
+}

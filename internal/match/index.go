@@ -1,0 +1,233 @@
+package match
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"slices"
+	"unsafe"
+
+	"github.com/gaissmai/bart"
+)
+
+// Index is an immutable compiled set of indicator values. Lookups are safe from any number of
+// goroutines. Build one with a Builder; swap indexes under running lookups with Live.
+//
+// Matching rules:
+//   - ipv4, ipv6, md5 … sha512, url, email, other: the normalised values are equal (see Normalize);
+//   - an address also matches every CIDR block that contains it (all of them, not only the longest);
+//   - a domain matches an indicator for itself or for any parent domain on a label boundary:
+//     evil.example matches evil.example and a.b.evil.example, never notevil.example.
+type Index struct {
+	exact table
+	cidr  *bart.Table[uint32] // value: index into cidrRefs of count, refs (covering blocks included)
+	// cidrRefs holds, for each indexed block, a count followed by the refs of the block and of every
+	// block containing it.
+	cidrRefs []uint32
+	// labels has bit n set when some domain indicator has n labels (n ≥ 127 counts as 127).
+	labels  [2]uint64
+	entries int // entries added, duplicates included
+	ncidr   int
+}
+
+// Len returns the number of distinct values in the index (CIDR blocks included).
+func (ix *Index) Len() int { return ix.exact.count + ix.ncidr }
+
+// Entries returns the number of entries the index was built from.
+func (ix *Index) Entries() int { return ix.entries }
+
+// TableBytes returns the size of the exact table (slots, arena and ref lists), without the CIDR
+// table.
+func (ix *Index) TableBytes() int {
+	return len(ix.exact.slots)*8 + cap(ix.exact.arena) + cap(ix.exact.multi)*4
+}
+
+// Builder compiles entries into an Index. It is not safe for concurrent use.
+type Builder struct {
+	tb     *tableBuilder
+	cidrs  []cidrEntry
+	labels [2]uint64
+	n      int
+	hk     []byte
+}
+
+type cidrEntry struct {
+	p   netip.Prefix
+	ref uint32
+}
+
+// NewBuilder returns a Builder; hint is the number of entries expected (0 if unknown).
+func NewBuilder(hint int) *Builder {
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic(fmt.Sprintf("match: crypto/rand failed: %v", err)) // documented never to fail
+	}
+	return &Builder{tb: newTableBuilder(seed, hint), hk: make([]byte, hdrLen, hdrLen+256)}
+}
+
+// Add adds one entry. It returns an error, naming the kind and value, when the value is not valid
+// for its kind or the Ref is out of range; the entry is then left out.
+func (b *Builder) Add(e Entry) error {
+	if e.Ref > MaxRef {
+		return fmt.Errorf("%s %q: ref %d is above the limit of %d", e.Kind, clip(e.Value), e.Ref, MaxRef)
+	}
+	k, hk, err := encodeKey(b.hk[:hdrLen], e.Kind, unsafe.Slice(unsafe.StringData(e.Value), len(e.Value)))
+	b.hk = hk[:0]
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", e.Kind, clip(e.Value), err)
+	}
+	if k == KindCIDR {
+		var p netip.Prefix
+		if err := p.UnmarshalBinary(hk[hdrLen:]); err != nil {
+			return fmt.Errorf("%s %q: %w", e.Kind, clip(e.Value), err)
+		}
+		b.cidrs = append(b.cidrs, cidrEntry{p, e.Ref})
+		b.n++
+		return nil
+	}
+	if k == KindDomain {
+		n := min(bytes.Count(hk[hdrLen:], []byte{'.'})+1, maxLabels)
+		b.labels[n/64] |= 1 << (n % 64)
+	}
+	copy(hk, b.tb.t.seed[:])
+	hk[8] = classOf(k)
+	if !b.tb.add(hk, e.Ref) {
+		return fmt.Errorf("%s %q: the index is full (4 GiB of values)", e.Kind, clip(e.Value))
+	}
+	b.n++
+	return nil
+}
+
+// Build returns the Index. The Builder must not be used afterwards.
+func (b *Builder) Build() *Index {
+	ix := &Index{exact: b.tb.build(), labels: b.labels, entries: b.n}
+	b.tb = nil
+	ix.buildCIDR(b.cidrs)
+	b.cidrs = nil
+	return ix
+}
+
+// buildCIDR inserts the blocks shortest first, so that each block's list can start from the list
+// of the longest block containing it.
+func (ix *Index) buildCIDR(cidrs []cidrEntry) {
+	if len(cidrs) == 0 {
+		return
+	}
+	slices.SortFunc(cidrs, func(a, b cidrEntry) int {
+		return cmp.Or(cmp.Compare(a.p.Bits(), b.p.Bits()), a.p.Addr().Compare(b.p.Addr()), cmp.Compare(a.ref, b.ref))
+	})
+	ix.cidr = new(bart.Table[uint32])
+	for i := 0; i < len(cidrs); {
+		j := i + 1
+		for j < len(cidrs) && cidrs[j].p == cidrs[i].p {
+			j++
+		}
+		p := cidrs[i].p
+		at := uint32(len(ix.cidrRefs))
+		ix.cidrRefs = append(ix.cidrRefs, 0)
+		for k := i; k < j; k++ {
+			if k == i || cidrs[k].ref != cidrs[k-1].ref {
+				ix.cidrRefs = append(ix.cidrRefs, cidrs[k].ref)
+			}
+		}
+		if p.Bits() > 0 {
+			if v, ok := ix.cidr.LookupPrefix(netip.PrefixFrom(p.Addr(), p.Bits()-1).Masked()); ok {
+				c := ix.cidrRefs[v]
+				ix.cidrRefs = append(ix.cidrRefs, ix.cidrRefs[v+1:v+1+c]...)
+			}
+		}
+		ix.cidrRefs[at] = uint32(len(ix.cidrRefs)) - at - 1
+		ix.cidr.Insert(p, at)
+		ix.ncidr++
+		i = j
+	}
+}
+
+// Lookup appends to dst the Refs of the indicators that value, read as kind, matches, and returns
+// the extended slice. A value that is not valid for its kind matches nothing. A Ref may appear more
+// than once when several of its values match.
+func (ix *Index) Lookup(dst []uint32, kind Kind, value string) []uint32 {
+	var buf [hdrLen + 256]byte
+	return ix.lookup(dst, kind, unsafe.Slice(unsafe.StringData(value), len(value)), buf[:hdrLen])
+}
+
+// lookup is Lookup with a scratch buffer of length hdrLen.
+func (ix *Index) lookup(dst []uint32, kind Kind, v []byte, buf []byte) []uint32 {
+	k, hk, err := encodeKey(buf, kind, v)
+	if err != nil {
+		return dst
+	}
+	return ix.lookupKey(dst, k, hk)
+}
+
+// lookupKey looks up an encoded key, hk = (room for seed and class) | key.
+func (ix *Index) lookupKey(dst []uint32, k Kind, hk []byte) []uint32 {
+	t := &ix.exact
+	switch k {
+	case KindDomain:
+		return ix.lookupDomain(dst, hk)
+	case KindCIDR:
+		if ix.cidr != nil {
+			var p netip.Prefix
+			if p.UnmarshalBinary(hk[hdrLen:]) == nil {
+				if v, ok := ix.cidr.LookupPrefix(p); ok {
+					dst = append(dst, ix.cidrRefs[v+1:v+1+ix.cidrRefs[v]]...)
+				}
+			}
+		}
+		return dst
+	case KindIPv4, KindIPv6:
+		if ix.cidr != nil {
+			a, _ := netip.AddrFromSlice(hk[hdrLen:])
+			if v, ok := ix.cidr.Lookup(a); ok {
+				dst = append(dst, ix.cidrRefs[v+1:v+1+ix.cidrRefs[v]]...)
+			}
+		}
+	}
+	if t.count == 0 {
+		return dst
+	}
+	copy(hk, t.seed[:])
+	hk[8] = classOf(k)
+	if off := t.find(hk, hashKey(hk)); off != 0 {
+		dst = t.appendRefs(dst, off)
+	}
+	return dst
+}
+
+// lookupDomain probes the name and each parent domain whose number of labels some domain
+// indicator has. Before probing the suffix at p, it writes seed and class into the nine bytes in
+// front of it (the labels already probed), so that each probe hashes one contiguous slice.
+func (ix *Index) lookupDomain(dst []uint32, hk []byte) []uint32 {
+	t := &ix.exact
+	if t.count == 0 || ix.labels == [2]uint64{} {
+		return dst
+	}
+	name := hk[hdrLen:]
+	labels := bytes.Count(name, []byte{'.'}) + 1
+	p := hdrLen
+	for n := labels; n > 0; n-- {
+		m := min(n, maxLabels)
+		if ix.labels[m/64]&(1<<(m%64)) != 0 {
+			w := hk[p-hdrLen:]
+			copy(w, t.seed[:])
+			w[8] = classDomain
+			if off := t.find(w, hashKey(w)); off != 0 {
+				dst = t.appendRefs(dst, off)
+			}
+		}
+		if n > 1 {
+			p += bytes.IndexByte(hk[p:], '.') + 1
+		}
+	}
+	return dst
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}

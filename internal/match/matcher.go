@@ -1,0 +1,275 @@
+package match
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Hit is one value of one log line that matched.
+type Hit struct {
+	Line   int64     // 1-based line number
+	Offset int64     // byte offset of the line
+	Time   time.Time // the line's time; zero when it has none
+	Kind   Kind      // how the value was read
+	Value  string    // the value as written in the log (for a host, as found in its URL or email address)
+	Refs   []uint32  // the indicators it matched, in ascending order, without repeats
+}
+
+// Matcher reads a log, looks up every value of every line, and reports the hits in input order.
+// Chunks of lines are parsed and looked up on Workers goroutines at once.
+//
+// Besides the values a Format reads, the host of every URL and the domain of every email address
+// are looked up (as a domain, or as an address when the host is one): a domain indicator matches
+// http://a.evil.example/x and x@evil.example.
+type Matcher struct {
+	Source  Source
+	Workers int // 0: GOMAXPROCS
+	Read    ReadOptions
+	// Year is the year given to syslog timestamps, which have none (0: the current year).
+	Year int
+}
+
+// Stats sums up a run.
+type Stats struct {
+	Lines      int64
+	Bytes      int64
+	Candidates int64 // values looked up
+	Hits       int64 // hits reported
+	HitLines   int64 // lines with at least one hit
+}
+
+type result struct {
+	hits  []Hit
+	stats Stats
+	err   error
+}
+
+type job struct {
+	ch  chunk
+	out chan result
+}
+
+// Run matches r, read in format f, and calls emit for each hit in input order. It stops at the
+// first error: a *LineError for a bad line, emit's own error, or the context's.
+func (m *Matcher) Run(ctx context.Context, r io.Reader, f Format, emit func(*Hit) error) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := m.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	year := m.Year
+	if year == 0 {
+		year = time.Now().Year()
+	}
+	c := newChunker(r, f, m.Read)
+	jobs := make(chan job, workers)
+	order := make(chan chan result, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			w := &worker{src: m.Source, maxLine: c.maxLine, year: year}
+			for j := range jobs {
+				j.out <- w.run(j.ch)
+				c.recycle(j.ch)
+			}
+		})
+	}
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for {
+			ch, err := c.next(ctx)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr = err
+				}
+				return
+			}
+			out := make(chan result, 1)
+			select {
+			case order <- out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{ch, out}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var st Stats
+	var err error
+	for out := range order {
+		var res result
+		select {
+		case res = <-out:
+		case <-ctx.Done():
+		}
+		if err != nil {
+			continue // drain
+		}
+		if res.err != nil {
+			err = res.err
+			cancel()
+			continue
+		}
+		st.add(res.stats)
+		for i := range res.hits {
+			if e := emit(&res.hits[i]); e != nil {
+				err = e
+				cancel()
+				break
+			}
+		}
+		if cerr := ctx.Err(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	wg.Wait()
+	if err == nil {
+		err = readErr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return st, err
+}
+
+func (s *Stats) add(o Stats) {
+	s.Lines += o.Lines
+	s.Bytes += o.Bytes
+	s.Candidates += o.Candidates
+	s.Hits += o.Hits
+	s.HitLines += o.HitLines
+}
+
+// worker parses and looks up one chunk at a time.
+type worker struct {
+	src     Source
+	maxLine int
+	year    int
+	sr      Searcher
+	ev      Event
+	scratch arena
+	cands   []Candidate
+	lines   []lineInfo // per line with candidates
+	candIx  []int32    // for each candidate, its index in lines
+}
+
+type lineInfo struct {
+	no, off int64
+	time    []byte
+	layout  timeLayout
+}
+
+func (w *worker) run(ch chunk) result {
+	var res result
+	w.scratch.reset()
+	w.cands, w.lines, w.candIx = w.cands[:0], w.lines[:0], w.candIx[:0]
+	w.ev.scratch = &w.scratch
+	ev := &w.ev
+	err := ch.eachLine(w.maxLine, func(line []byte, no, off int64) error {
+		res.stats.Lines++
+		ev.Line, ev.Offset = no, off
+		ev.Cands = ev.Cands[:0]
+		ev.TimeText, ev.timeLayout = nil, timeNone
+		if err := ch.parser.Parse(line, ev); err != nil {
+			return &LineError{no, err}
+		}
+		if len(ev.Cands) == 0 {
+			return nil
+		}
+		li := int32(len(w.lines))
+		w.lines = append(w.lines, lineInfo{no, off, ev.TimeText, ev.timeLayout})
+		for _, c := range ev.Cands {
+			w.cands = append(w.cands, c)
+			w.candIx = append(w.candIx, li)
+			if h, k := derivedHost(c); h != nil {
+				w.cands = append(w.cands, Candidate{k, h})
+				w.candIx = append(w.candIx, li)
+			}
+		}
+		return nil
+	})
+	res.stats.Bytes = int64(len(ch.data))
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.stats.Candidates = int64(len(w.cands))
+	snap := w.src.Snapshot()
+	lastLine := int32(-1)
+	snap.Search(&w.sr, w.cands, func(ci int, refs []uint32) {
+		li := w.candIx[ci]
+		l := w.lines[li]
+		c := w.cands[ci]
+		h := Hit{Line: l.no, Offset: l.off, Kind: c.Kind, Value: string(c.Value), Refs: slices.Clone(refs)}
+		slices.Sort(h.Refs)
+		h.Refs = slices.Compact(h.Refs)
+		if l.layout != timeNone {
+			tev := Event{TimeText: l.time, timeLayout: l.layout}
+			if t, ok := tev.Timestamp(w.year); ok {
+				h.Time = t
+			}
+		}
+		res.hits = append(res.hits, h)
+		if li != lastLine {
+			res.stats.HitLines++
+			lastLine = li
+		}
+	})
+	res.stats.Hits = int64(len(res.hits))
+	return res
+}
+
+// derivedHost returns the host of a URL or the domain of an email address, and its kind.
+func derivedHost(c Candidate) ([]byte, Kind) {
+	switch c.Kind {
+	case KindEmail:
+		at := bytes.LastIndexByte(c.Value, '@')
+		if at < 0 {
+			return nil, 0
+		}
+		return c.Value[at+1:], KindDomain
+	case KindURL:
+		v := c.Value
+		if i := bytes.Index(v, []byte("://")); i >= 0 {
+			v = v[i+3:]
+		}
+		if i := bytes.IndexAny(v, "/?#"); i >= 0 {
+			v = v[:i]
+		}
+		if i := bytes.LastIndexByte(v, '@'); i >= 0 {
+			v = v[i+1:]
+		}
+		if len(v) > 0 && v[0] == '[' {
+			if i := bytes.IndexByte(v, ']'); i > 0 {
+				return v[1:i], KindIPv6
+			}
+			return nil, 0
+		}
+		if i := bytes.LastIndexByte(v, ':'); i >= 0 {
+			v = v[:i]
+		}
+		if len(v) == 0 {
+			return nil, 0
+		}
+		if c := v[len(v)-1]; c >= '0' && c <= '9' {
+			if _, err := netip.ParseAddr(string(v)); err == nil {
+				return v, KindIP
+			}
+		}
+		return v, KindDomain
+	}
+	return nil, 0
+}

@@ -1,0 +1,208 @@
+package match
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// table is the exact-value fingerprint table: open addressing with linear probing over one flat
+// []uint64, each slot a 32-bit tag (the low half of the key's 64-bit hash) and the 32-bit offset of
+// the entry in an arena; 0 is an empty slot. The slot is chosen from the whole hash by
+// multiply-shift, so the table need not be a power of two. An entry in the arena is
+//
+//	ref (4 bytes, little endian) | class (1 byte) | key length (uvarint) | key
+//
+// where the key is the normalised value in binary where that is shorter (addresses, hashes). A tag
+// that matches is always verified against the stored key, so fingerprint collisions cost a
+// comparison and never a false hit. A ref with the top bit set is an index into multi, which holds
+// a count followed by that many refs, for values shared by several indicators.
+//
+// The hash is XXH64 over seed | class | key, where seed is 8 random bytes drawn per index: values
+// crafted to collide in one index do not collide in another.
+type table struct {
+	seed  [8]byte
+	slots []uint64
+	arena []byte
+	multi []uint32
+	count int // distinct keys
+}
+
+const (
+	multiFlag = 1 << 31
+	hdrLen    = 9 // seed and class, in front of every key hashed
+	// loadFactor is the share of slots used at most: 10/7 slots per key.
+	loadNum, loadDen = 10, 7
+)
+
+// hashKey hashes hk, which is seed | class | key.
+func hashKey(hk []byte) uint64 { return xxhash.Sum64(hk) }
+
+// find returns the arena offset of the entry whose class and key are hk[8:], or 0.
+func (t *table) find(hk []byte, h uint64) uint32 {
+	n := uint64(len(t.slots))
+	if n == 0 {
+		return 0
+	}
+	i, _ := bits.Mul64(h, n)
+	tag := uint32(h)
+	for {
+		s := t.slots[i]
+		if s == 0 {
+			return 0
+		}
+		if uint32(s>>32) == tag && t.equal(uint32(s), hk[8:]) {
+			return uint32(s)
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// equal reports whether the entry at off holds ck, which is class | key.
+func (t *table) equal(off uint32, ck []byte) bool {
+	e := t.arena[off+4:]
+	if e[0] != ck[0] {
+		return false
+	}
+	l, w := binary.Uvarint(e[1:])
+	if int(l) != len(ck)-1 {
+		return false
+	}
+	return bytes.Equal(e[1+w:1+w+int(l)], ck[1:])
+}
+
+// appendRefs appends the refs of the entry at off.
+func (t *table) appendRefs(dst []uint32, off uint32) []uint32 {
+	ref := binary.LittleEndian.Uint32(t.arena[off:])
+	if ref&multiFlag == 0 {
+		return append(dst, ref)
+	}
+	i := ref &^ multiFlag
+	c := t.multi[i]
+	return append(dst, t.multi[i+1:i+1+c]...)
+}
+
+// entryAt returns the class and key of the entry at off.
+func (t *table) entryAt(off uint32) (byte, []byte) {
+	e := t.arena[off+4:]
+	l, w := binary.Uvarint(e[1:])
+	return e[0], e[1+w : 1+w+int(l)]
+}
+
+// tableBuilder collects entries, then lays out the table.
+type tableBuilder struct {
+	t      table
+	hashes []uint64
+	offs   []uint32
+	hk     []byte
+}
+
+func newTableBuilder(seed [8]byte, hint int) *tableBuilder {
+	b := &tableBuilder{t: table{seed: seed}}
+	b.t.arena = make([]byte, 1, 1+hint*24) // offset 0 is never an entry, so no slot is 0
+	b.hashes = make([]uint64, 0, hint)
+	b.offs = make([]uint32, 0, hint)
+	return b
+}
+
+// add appends the entry for hk (seed | class | key) with ref. The arena is bounded by 4 GiB.
+func (b *tableBuilder) add(hk []byte, ref uint32) bool {
+	if len(b.t.arena)+len(hk)+8 > 1<<32-1 {
+		return false
+	}
+	off := uint32(len(b.t.arena))
+	b.t.arena = binary.LittleEndian.AppendUint32(b.t.arena, ref)
+	b.t.arena = append(b.t.arena, hk[8])
+	b.t.arena = binary.AppendUvarint(b.t.arena, uint64(len(hk)-hdrLen))
+	b.t.arena = append(b.t.arena, hk[hdrLen:]...)
+	b.hashes = append(b.hashes, hashKey(hk))
+	b.offs = append(b.offs, off)
+	return true
+}
+
+// build lays the entries out in slots, merging entries with equal keys. The entries are inserted
+// grouped by the region of the table they land in, so that the writes are close to sequential.
+func (b *tableBuilder) build() table {
+	t := b.t
+	n := len(b.offs)
+	nslots := uint64(max(8, n*loadNum/loadDen+1))
+	t.slots = make([]uint64, nslots)
+	order := bucketOrder(b.hashes, nslots)
+	extra := map[uint32][]uint32{}
+	for _, e := range order {
+		h, off := b.hashes[e], b.offs[e]
+		i, _ := bits.Mul64(h, nslots)
+		tag := uint32(h)
+		_, key := t.entryAt(off)
+		for {
+			s := t.slots[i]
+			if s == 0 {
+				t.slots[i] = uint64(tag)<<32 | uint64(off)
+				t.count++
+				break
+			}
+			if uint32(s>>32) == tag {
+				c0, k0 := t.entryAt(uint32(s))
+				if c0 == t.arena[off+4] && bytes.Equal(k0, key) {
+					first := uint32(s)
+					ref := binary.LittleEndian.Uint32(t.arena[off:])
+					if ref != binary.LittleEndian.Uint32(t.arena[first:]) && !containsRef(extra[first], ref) {
+						extra[first] = append(extra[first], ref)
+					}
+					break
+				}
+			}
+			if i++; i == nslots {
+				i = 0
+			}
+		}
+	}
+	for off, refs := range extra {
+		i := uint32(len(t.multi))
+		t.multi = append(t.multi, uint32(1+len(refs)), binary.LittleEndian.Uint32(t.arena[off:]))
+		t.multi = append(t.multi, refs...)
+		binary.LittleEndian.PutUint32(t.arena[off:], i|multiFlag)
+	}
+	if cap(t.arena) > len(t.arena)+len(t.arena)/8 {
+		t.arena = append([]byte(nil), t.arena...)
+	}
+	b.hashes, b.offs = nil, nil
+	return t
+}
+
+func containsRef(refs []uint32, r uint32) bool {
+	for _, x := range refs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// bucketOrder returns the entry numbers grouped by the region of nslots their hash selects (a
+// counting sort on the top bits of the slot number): inserting in this order touches the table
+// nearly sequentially instead of at random.
+func bucketOrder(hashes []uint64, nslots uint64) []uint32 {
+	const shift = 12 // buckets of 4096 slots (32 KiB)
+	nb := nslots>>shift + 1
+	counts := make([]uint32, nb+1)
+	for _, h := range hashes {
+		i, _ := bits.Mul64(h, nslots)
+		counts[i>>shift+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	order := make([]uint32, len(hashes))
+	for e, h := range hashes {
+		i, _ := bits.Mul64(h, nslots)
+		b := i >> shift
+		order[counts[b]] = uint32(e)
+		counts[b]++
+	}
+	return order
+}

@@ -1,0 +1,274 @@
+package match
+
+import (
+	"bytes"
+)
+
+// Text is the plain-text format: every line is scanned for indicator-like tokens. It is a fast
+// log-line scanner, not a report extractor (that is internal/formats/text):
+//
+//   - a token is a run of letters, digits and . - _ : @ (other bytes separate tokens);
+//   - "scheme://…" starts a URL that runs to the next space, quote, '<', '>' or '|'
+//     (trailing '.', ',', ';', ')' and ']' dropped);
+//   - a token with '@' and a dot after it is an email address;
+//   - 32, 40, 64 or 128 hex digits are a hash;
+//   - four dot-separated numbers are an IPv4 address, a token of hex digits and two or more
+//     colons (seven, or a "::") an IPv6 address, "address:port" and "[v6]:port" the address;
+//   - a token with a dot, letters, and a last label of two or more letters is a domain name
+//     ("host:port" gives the host);
+//   - a timestamp at the start of the line (epoch seconds, RFC 3339, or syslog's "Jan _2 15:04:05")
+//     is the line's time, and is not scanned.
+//
+// Defanged values (hxxp, [.]) are not refanged.
+type Text struct{}
+
+// Start implements Format.
+func (Text) Start() Parser { return textParser{} }
+
+// Header implements Format: plain text has no headers.
+func (Text) Header(cur Parser, _ []byte, _ int64) (Parser, bool, error) { return cur, false, nil }
+
+type textParser struct{}
+
+// byte classes for the tokenizer
+const (
+	cTok   = 1 << iota // part of a token
+	cHex               // 0-9 a-f A-F
+	cDigit             // 0-9
+	cAlpha             // letters
+	cDot
+	cColon
+	cAt
+	cURLEnd // ends a URL
+)
+
+var cls = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		switch {
+		case b >= '0' && b <= '9':
+			t[c] = cTok | cHex | cDigit
+		case b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F':
+			t[c] = cTok | cHex | cAlpha
+		case b >= 'g' && b <= 'z' || b >= 'G' && b <= 'Z':
+			t[c] = cTok | cAlpha
+		case b == '.':
+			t[c] = cTok | cDot
+		case b == ':':
+			t[c] = cTok | cColon
+		case b == '@':
+			t[c] = cTok | cAt
+		case b == '-' || b == '_':
+			t[c] = cTok
+		case b <= ' ' || b == '"' || b == '\'' || b == '<' || b == '>' || b == '|' || b == '`' || b == 0x7f:
+			t[c] = cURLEnd
+		}
+	}
+	return t
+}()
+
+func (textParser) Parse(line []byte, ev *Event) error {
+	i := timePrefix(line, ev)
+	scanText(line, i, ev)
+	return nil
+}
+
+// scanText appends the candidates of line[i:].
+func scanText(line []byte, i int, ev *Event) {
+	n := len(line)
+	for i < n {
+		if cls[line[i]]&cTok == 0 {
+			i++
+			continue
+		}
+		j := i
+		all := uint8(0xff) // classes every byte has
+		any := uint8(0)    // classes some byte has
+		for j < n {
+			c := cls[line[j]]
+			if c&cTok == 0 {
+				break
+			}
+			all &= c
+			any |= c
+			j++
+		}
+		// A URL: a scheme of letters, then "://" (the token holds the ':').
+		if j+1 < n && line[j] == '/' && line[j+1] == '/' && j-i >= 2 && j-i <= 11 && line[j-1] == ':' && isLetters(line[i:j-1]) {
+			k := j + 2
+			for k < n && cls[line[k]]&cURLEnd == 0 {
+				k++
+			}
+			for k > j+2 && bytes.IndexByte([]byte(".,;)]"), line[k-1]) >= 0 {
+				k--
+			}
+			if k > j+2 {
+				ev.add(KindURL, line[i:k])
+			}
+			i = k
+			continue
+		}
+		// Tokens that end in ':' (j points at it when it was the last byte) lose it.
+		tok := line[i:j]
+		i = j
+		classify(tok, all, any, ev)
+	}
+}
+
+// classify appends the candidate a token is, if any.
+func classify(tok []byte, all, any uint8, ev *Event) {
+	for len(tok) > 0 && (tok[len(tok)-1] == '.' || tok[len(tok)-1] == ':' || tok[len(tok)-1] == '-') {
+		tok = tok[:len(tok)-1]
+		all, any = 0, cDot|cColon|cAt|cAlpha|cDigit // recompute below
+	}
+	for len(tok) > 0 && (tok[0] == '.' || tok[0] == ':' || tok[0] == '-') {
+		tok = tok[1:]
+		all, any = 0, cDot|cColon|cAt|cAlpha|cDigit
+	}
+	if len(tok) < 3 {
+		return
+	}
+	if all == 0 {
+		all, any = 0xff, 0
+		for _, b := range tok {
+			all &= cls[b]
+			any |= cls[b]
+		}
+	}
+	switch {
+	case any&cAt != 0:
+		at := bytes.IndexByte(tok, '@')
+		if at > 0 && bytes.IndexByte(tok[at+1:], '.') > 0 && bytes.IndexByte(tok[at+1:], '@') < 0 && any&cColon == 0 {
+			ev.add(KindEmail, tok)
+		}
+	case all&cHex != 0:
+		switch len(tok) {
+		case 32, 40, 64, 128:
+			ev.add(KindHash, tok)
+		}
+	case any&cColon != 0:
+		colons := bytes.Count(tok, []byte{':'})
+		if colons >= 2 {
+			if (colons == 7 || bytes.Contains(tok, []byte("::"))) && allHexColonDot(tok) {
+				ev.add(KindIPv6, tok)
+			}
+			return
+		}
+		c := bytes.IndexByte(tok, ':')
+		host, port := tok[:c], tok[c+1:]
+		if len(port) == 0 || len(port) > 5 || !allDigits(port) {
+			return
+		}
+		classifyHost(host, ev)
+	case any&cDot != 0:
+		classifyHost(tok, ev)
+	}
+}
+
+// classifyHost appends an IPv4 address or a domain name.
+func classifyHost(h []byte, ev *Event) {
+	if len(h) < 3 {
+		return
+	}
+	all, any := uint8(0xff), uint8(0)
+	for _, b := range h {
+		all &= cls[b]
+		any |= cls[b]
+	}
+	if any&cDot == 0 || any&(cAt|cColon) != 0 {
+		return
+	}
+	if any&cAlpha == 0 {
+		if bytes.Count(h, []byte{'.'}) == 3 {
+			ev.add(KindIPv4, h)
+		}
+		return
+	}
+	// The last label must be two or more letters.
+	last := h[bytes.LastIndexByte(h, '.')+1:]
+	if len(last) < 2 {
+		return
+	}
+	for _, b := range last {
+		if cls[b]&cAlpha == 0 {
+			return
+		}
+	}
+	ev.add(KindDomain, h)
+}
+
+func isLetters(b []byte) bool {
+	for _, c := range b {
+		if cls[c]&cAlpha == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func allHexColonDot(b []byte) bool {
+	for _, c := range b {
+		if cls[c]&(cHex|cColon|cDot) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// timePrefix sets the event's time from a timestamp at the start of the line and returns where the
+// rest of the line starts.
+func timePrefix(line []byte, ev *Event) int {
+	if len(line) < 10 {
+		return 0
+	}
+	c := line[0]
+	switch {
+	case c >= '0' && c <= '9':
+		// RFC 3339: 2006-01-02T15:04:05…
+		if len(line) >= 20 && line[4] == '-' && line[7] == '-' && (line[10] == 'T' || line[10] == ' ') && line[13] == ':' {
+			end := 19
+			for end < len(line) && line[end] != ' ' && line[end] != '\t' {
+				end++
+			}
+			ev.setTime(line[:end], timeRFC3339)
+			return end
+		}
+		// Epoch seconds: 9 to 11 digits, an optional fraction, then a space.
+		end := 0
+		for end < len(line) && line[end] >= '0' && line[end] <= '9' {
+			end++
+		}
+		if end < 9 || end > 11 {
+			return 0
+		}
+		if end < len(line) && line[end] == '.' {
+			end++
+			for end < len(line) && line[end] >= '0' && line[end] <= '9' {
+				end++
+			}
+		}
+		if end == len(line) || line[end] == ' ' || line[end] == '\t' {
+			ev.setTime(line[:end], timeEpoch)
+			return end
+		}
+	case c >= 'A' && c <= 'S' && len(line) >= 15 && line[3] == ' ' && line[9] == ':' && line[12] == ':':
+		for _, m := range months {
+			if string(line[:3]) == m {
+				ev.setTime(line[:15], timeSyslog)
+				return 15
+			}
+		}
+	}
+	return 0
+}
