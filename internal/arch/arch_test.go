@@ -20,6 +20,7 @@ var layers = map[string]int{
 	"store":        2,
 	"store/":       2,
 	"policy":       3,
+	"policy/":      3,
 	"provenance":   3,
 	"match":        3,
 	"match/":       3,

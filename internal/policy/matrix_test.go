@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/renkei-cti/renkei/internal/policy/policytest"
 	"strings"
 	"testing"
 
@@ -157,7 +158,7 @@ var (
 // viewer relates to the owner (owner, locality of both, group membership) × TLP marking (1.0, 2.0,
 // none) × distribution marking (fixed, sharing groups, none) × action × object kind.
 func TestAccessMatrix(t *testing.T) {
-	o := loadOracle(t)
+	o := policytest.Load(t)
 	cases, mismatches := 0, 0
 	relSeen := map[string]int{}
 	for _, kind := range kinds {
@@ -175,11 +176,11 @@ func TestAccessMatrix(t *testing.T) {
 					// What the page says the label is.
 					tlpWord := "AMBER" // the node's default
 					if tc.id != "" {
-						tlpWord = o.tlpOf[tc.id]
+						tlpWord = o.TLPOf[tc.id]
 					}
 					distWord := dc.word
 					if distWord == "" {
-						distWord = o.defaultDist[tlpWord]
+						distWord = o.DefaultDist[tlpWord]
 					}
 					for _, viewerLocal := range []bool{true, false} {
 						ownerLocal := own.local
@@ -199,23 +200,23 @@ func TestAccessMatrix(t *testing.T) {
 							for _, role := range roles {
 								v := Viewer{UserID: "u1", Role: role, Org: orgViewer, Node: "n1", Local: viewerLocal, Groups: groups}
 								for _, a := range actions {
-									s := scenario{
-										role: string(role), viewerLocal: viewerLocal, sameOrg: own.id == orgViewer,
-										owned: own.id != "", ownerLocal: ownerLocal, tlp: tlpWord, dist: distWord,
-										inGroup: inGroup && dc.group == groupG, action: a.String(),
+									s := policytest.Scenario{
+										Role: string(role), ViewerLocal: viewerLocal, SameOrg: own.id == orgViewer,
+										Owned: own.id != "", OwnerLocal: ownerLocal, TLP: tlpWord, Dist: distWord,
+										InGroup: inGroup && dc.group == groupG, Action: a.String(),
 									}
-									want, err := o.decide(s)
+									want, err := o.Decide(s)
 									if err != nil {
 										t.Fatalf("oracle: %v (%+v)", err, s)
 									}
 									got := Can(v, a, label)
 									cases++
-									relSeen[s.relation()]++
+									relSeen[s.Relation()]++
 									if got.Allow != want {
 										mismatches++
 										if mismatches <= 20 {
 											t.Errorf("%s by %s (owner: %s, viewer local: %v, in group: %v), %s, distribution %s: %s → allow=%v (%s), the page says %v [relation %s, label %+v]",
-												a, role, own.name, viewerLocal, inGroup, tc.name, dc.name, kind.name, got.Allow, got.Reason, want, s.relation(), label)
+												a, role, own.name, viewerLocal, inGroup, tc.name, dc.name, kind.name, got.Allow, got.Reason, want, s.Relation(), label)
 										}
 									}
 									if got.Allow != (got.Reason == ReasonOwner || got.Reason == ReasonShared) {
@@ -235,7 +236,7 @@ func TestAccessMatrix(t *testing.T) {
 	if cases < 10000 {
 		t.Fatalf("only %d cases; the matrix must have at least 10,000", cases)
 	}
-	for _, r := range docRels {
+	for _, r := range policytest.DocRels {
 		if relSeen[r] == 0 {
 			t.Errorf("no case had relation %s", r)
 		}
@@ -246,7 +247,7 @@ func TestAccessMatrix(t *testing.T) {
 // TestPredefinedDefinitions: every viewer reads the predefined definitions, every peer receives
 // them, and nobody changes them, as the page says (TLP:CLEAR, distribution all, no owner).
 func TestPredefinedDefinitions(t *testing.T) {
-	o := loadOracle(t)
+	o := policytest.Load(t)
 	var objs []*stix.Object
 	for _, m := range stix.BuiltinMarkings() {
 		obj, err := stix.Decode(m.JSON)
@@ -271,7 +272,7 @@ func TestPredefinedDefinitions(t *testing.T) {
 			for _, role := range roles {
 				v := Viewer{Role: role, Org: orgViewer, Local: viewerLocal}
 				for _, a := range actions {
-					want, err := o.decide(scenario{role: string(role), viewerLocal: viewerLocal, tlp: "CLEAR", dist: "all", action: a.String()})
+					want, err := o.Decide(policytest.Scenario{Role: string(role), ViewerLocal: viewerLocal, TLP: "CLEAR", Dist: "all", Action: a.String()})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -286,25 +287,25 @@ func TestPredefinedDefinitions(t *testing.T) {
 
 // TestAdminTables checks CanAdmin and CanAssignRole against the page's admin and roles tables.
 func TestAdminTables(t *testing.T) {
-	o := loadOracle(t)
+	o := policytest.Load(t)
 	adminActs := map[string]AdminAction{}
 	for a := AdminManageNode; a <= AdminReadAudit; a++ {
 		adminActs[a.String()] = a
 	}
-	if len(adminActs) != len(docAdminActs) {
-		t.Fatalf("the code has %d admin actions, the page %d", len(adminActs), len(docAdminActs))
+	if len(adminActs) != len(policytest.DocAdminActs) {
+		t.Fatalf("the code has %d admin actions, the page %d", len(adminActs), len(policytest.DocAdminActs))
 	}
 	cases := 0
 	for _, role := range roles {
 		v := Viewer{Role: role, Org: orgViewer, Local: role != store.RolePeer}
 		for _, target := range []string{orgViewer, orgLocal} {
-			for _, name := range docAdminActs {
+			for _, name := range policytest.DocAdminActs {
 				a, ok := adminActs[name]
 				if !ok {
 					t.Fatalf("the page names admin action %q, the code has none", name)
 				}
-				want := cellAllows(t, o.admin[[2]string{name, string(role)}], target == orgViewer)
-				if name == "manage-node" && o.admin[[2]string{name, string(role)}] == "own org" {
+				want := cellAllows(t, o.Admin[[2]string{name, string(role)}], target == orgViewer)
+				if name == "manage-node" && o.Admin[[2]string{name, string(role)}] == "own org" {
 					want = false // the node is nobody's own organisation
 				}
 				cases++
@@ -313,7 +314,7 @@ func TestAdminTables(t *testing.T) {
 				}
 			}
 			for _, given := range roles {
-				want := cellAllows(t, o.roles[[2]string{string(given), string(role)}], target == orgViewer)
+				want := cellAllows(t, o.Roles[[2]string{string(given), string(role)}], target == orgViewer)
 				cases++
 				if got := CanAssignRole(v, given, target); got.Allow != want {
 					t.Errorf("%s gives %s in %s: allow=%v (%s), the page says %v", role, given, target, got.Allow, got.Reason, want)
@@ -341,54 +342,54 @@ func cellAllows(t *testing.T, cell string, ownOrg bool) bool {
 // TestOracleIsNotVacuous guards the guard: a page that said something else must make the matrix
 // fail. It flips single read cells of a parsed copy and checks the oracle's answer changes.
 func TestOracleIsNotVacuous(t *testing.T) {
-	o := loadOracle(t)
+	o := policytest.Load(t)
 	flipped := 0
-	for k, cell := range o.read {
+	for k, cell := range o.ReadTable {
 		if cell == "n/a" {
 			continue
 		}
-		s := scenario{role: "analyst", viewerLocal: true, owned: true, tlp: k[0], dist: k[1], action: "read"}
+		s := policytest.Scenario{Role: "analyst", ViewerLocal: true, Owned: true, TLP: k[0], Dist: k[1], Action: "read"}
 		switch k[2] {
 		case "same-org":
-			s.sameOrg = true
+			s.SameOrg = true
 		case "same-group":
-			s.inGroup, s.ownerLocal = true, true
+			s.InGroup, s.OwnerLocal = true, true
 		case "same-node":
-			s.ownerLocal = true
+			s.OwnerLocal = true
 		case "federated":
 		case "none":
-			s.role = "peer"
+			s.Role = "peer"
 		}
-		if s.relation() != k[2] {
-			t.Fatalf("scenario for %v has relation %s", k, s.relation())
+		if s.Relation() != k[2] {
+			t.Fatalf("scenario for %v has relation %s", k, s.Relation())
 		}
-		before, err := o.decide(s)
+		before, err := o.Decide(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := Label{TLP: tlpFromWord(t, k[0]), Distribution: distFromWord(t, k[1]), Owner: orgLocal, OwnerLocal: s.ownerLocal}
-		if s.sameOrg {
+		l := Label{TLP: tlpFromWord(t, k[0]), Distribution: distFromWord(t, k[1]), Owner: orgLocal, OwnerLocal: s.OwnerLocal}
+		if s.SameOrg {
 			l.Owner = orgViewer
 		}
 		if l.Distribution == DistGroup {
 			l.Group = groupG
 		}
-		v := Viewer{Role: store.Role(s.role), Org: orgViewer, Local: s.role != "peer"}
-		if s.inGroup {
+		v := Viewer{Role: store.Role(s.Role), Org: orgViewer, Local: s.Role != "peer"}
+		if s.InGroup {
 			v.Groups = []string{groupG}
 		}
 		if got := Can(v, ActionRead, l).Allow; got != before {
 			t.Errorf("cell %v: Can says %v, the page says %v", k, got, before)
 		}
-		o.read[k] = map[string]string{"allow": "deny", "deny": "allow"}[cell]
-		after, err := o.decide(s)
+		o.ReadTable[k] = map[string]string{"allow": "deny", "deny": "allow"}[cell]
+		after, err := o.Decide(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if after == before {
 			t.Fatalf("flipping cell %v did not change the oracle's answer", k)
 		}
-		o.read[k] = cell
+		o.ReadTable[k] = cell
 		flipped++
 	}
 	if flipped < 50 {

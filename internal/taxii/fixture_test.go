@@ -43,13 +43,14 @@ const (
 
 // fixture is a node with the server's whole stack: authentication, policy, TAXII.
 type fixture struct {
-	t      *testing.T
-	st     *sqlite.Store
-	srv    *httptest.Server
-	tokens map[string]string // user name → token
-	users  map[string]store.User
-	shared store.Collection
-	logs   *bytes.Buffer
+	t       *testing.T
+	st      *sqlite.Store
+	srv     *httptest.Server
+	handler http.Handler
+	tokens  map[string]string // user name → token
+	users   map[string]store.User
+	shared  store.Collection
+	logs    *bytes.Buffer
 }
 
 func ts(day int) string {
@@ -66,22 +67,74 @@ func indicatorJSON(id, owner, modified string, markings ...string) string {
 	return s + "}"
 }
 
-func newFixture(t *testing.T, edit func(*config.TAXII)) *fixture {
+// newNode makes an empty node owned by orgA, holding the predefined marking definitions.
+func newNode(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, st: st, tokens: map[string]string{}, users: map[string]store.User{}, logs: &bytes.Buffer{}}
-	if err := st.InitNode(ctx, store.NodeInfo{ID: "node-1", OwnerOrg: orgA}); err != nil {
+	if err := st.InitNode(t.Context(), store.NodeInfo{ID: "node-1", OwnerOrg: orgA}); err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []store.Organisation{{ID: orgA, Name: "A"}, {ID: orgB, Name: "B"}, {ID: orgR, Name: "R", Remote: true}} {
-		if err := st.CreateOrganisation(ctx, o); err != nil {
-			t.Fatal(err)
+	var defs []string
+	for _, m := range stix.BuiltinMarkings() {
+		defs = append(defs, string(m.JSON))
+	}
+	for _, d := range policy.Definitions() {
+		defs = append(defs, string(d.JSON))
+	}
+	f.importRaw("", "["+strings.Join(defs, ",")+"]")
+	return f
+}
+
+func (f *fixture) addOrg(o store.Organisation) {
+	f.t.Helper()
+	if err := f.st.CreateOrganisation(f.t.Context(), o); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// addCollection adds a collection with grants.
+func (f *fixture) addCollection(alias string, grants ...store.Grant) store.Collection {
+	f.t.Helper()
+	col := store.Collection{ID: "c0000000-0000-4000-8000-" + fmt.Sprintf("%012x", len(alias)), Alias: alias, Title: "collection " + alias}
+	if err := f.st.CreateCollection(f.t.Context(), col); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, g := range grants {
+		g.Collection = col.ID
+		if err := f.st.SetGrant(f.t.Context(), g); err != nil {
+			f.t.Fatal(err)
 		}
+	}
+	return col
+}
+
+// start serves the node with the server's whole stack.
+func (f *fixture) start(edit func(*config.TAXII)) {
+	f.t.Helper()
+	cfg := config.Default()
+	if edit != nil {
+		edit(&cfg.TAXII)
+	}
+	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(server.Options{Store: f.st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: "test"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.handler = srv.Handler()
+	f.srv = httptest.NewServer(f.handler)
+	f.t.Cleanup(f.srv.Close)
+}
+
+func newFixture(t *testing.T, edit func(*config.TAXII)) *fixture {
+	t.Helper()
+	f := newNode(t)
+	for _, o := range []store.Organisation{{ID: orgA, Name: "A"}, {ID: orgB, Name: "B"}, {ID: orgR, Name: "R", Remote: true}} {
+		f.addOrg(o)
 	}
 	for _, u := range []store.User{
 		{ID: "u-alice", Name: "alice", OrgID: orgA, Role: store.RoleAnalyst},
@@ -91,40 +144,12 @@ func newFixture(t *testing.T, edit func(*config.TAXII)) *fixture {
 	} {
 		f.addUser(u)
 	}
-	for _, c := range []struct {
-		alias  string
-		grants []store.Grant
-	}{
-		{"shared", []store.Grant{{Kind: store.GrantOrg, Subject: orgA, Read: true, Write: true},
-			{Kind: store.GrantOrg, Subject: orgB, Read: true}, {Kind: store.GrantOrg, Subject: orgR, Read: true}}},
-		{"inbox-b", []store.Grant{{Kind: store.GrantOrg, Subject: orgB, Read: true, Write: true}}},
-		{"readonly", []store.Grant{{Kind: store.GrantOrg, Subject: orgA, Read: true}}},
-		{"writeonly", []store.Grant{{Kind: store.GrantOrg, Subject: orgA, Write: true}}},
-	} {
-		col := store.Collection{ID: "c0000000-0000-4000-8000-" + fmt.Sprintf("%012x", len(c.alias)), Alias: c.alias, Title: "collection " + c.alias}
-		if err := st.CreateCollection(ctx, col); err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range c.grants {
-			g.Collection = col.ID
-			if err := st.SetGrant(ctx, g); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if c.alias == "shared" {
-			f.shared = col
-		}
-	}
-	// The markings the node holds, then the objects, one write per version so that date_added
-	// orders them as listed.
-	var defs []string
-	for _, m := range stix.BuiltinMarkings() {
-		defs = append(defs, string(m.JSON))
-	}
-	for _, d := range policy.Definitions() {
-		defs = append(defs, string(d.JSON))
-	}
-	f.importRaw("", "["+strings.Join(defs, ",")+"]")
+	f.shared = f.addCollection("shared", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true, Write: true},
+		store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true}, store.Grant{Kind: store.GrantOrg, Subject: orgR, Read: true})
+	f.addCollection("inbox-b", store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true, Write: true})
+	f.addCollection("readonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true})
+	f.addCollection("writeonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Write: true})
+	// The objects, one write per version so that date_added orders them as listed.
 	community := policy.DistributionMarkingID(policy.DistCommunity)
 	for _, raw := range []string{
 		indicatorJSON(ind1, orgA, ts(1), stix.TLP2Green, community),
@@ -142,17 +167,7 @@ func newFixture(t *testing.T, edit func(*config.TAXII)) *fixture {
 	} {
 		f.importRaw(f.shared.ID, raw)
 	}
-	cfg := config.Default()
-	if edit != nil {
-		edit(&cfg.TAXII)
-	}
-	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.srv = httptest.NewServer(srv.Handler())
-	t.Cleanup(f.srv.Close)
+	f.start(edit)
 	return f
 }
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package taxii_test
+
+const raceEnabled = false
