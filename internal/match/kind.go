@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unsafe"
 )
 
 // Kind is the kind of an indicator value or of a candidate value read from a log.
@@ -299,7 +300,13 @@ func encodeIP(dst []byte, kind Kind, v []byte) (Kind, []byte, error) {
 	if kind == KindCIDR {
 		return kind, dst, errCIDR
 	}
-	a, err := netip.ParseAddr(string(v))
+	if kind != KindIPv6 {
+		if b, ok := parseIPv4(v); ok {
+			return KindIPv4, append(dst, b[:]...), nil
+		}
+	}
+	// The string shares v's bytes: ParseAddr keeps no reference to it.
+	a, err := netip.ParseAddr(unsafe.String(unsafe.SliceData(v), len(v)))
 	if err != nil {
 		return kind, dst, errIP
 	}
@@ -308,6 +315,31 @@ func encodeIP(dst []byte, kind Kind, v []byte) (Kind, []byte, error) {
 		return kind, dst, errFamily
 	}
 	return appendAddr(dst, a)
+}
+
+// parseIPv4 reads dotted-quad IPv4 (four decimal numbers up to 255, no leading zeros, as
+// netip.ParseAddr) without allocating. Anything else is left to netip.ParseAddr.
+func parseIPv4(v []byte) ([4]byte, bool) {
+	var out [4]byte
+	i := 0
+	for n := range 4 {
+		if n > 0 {
+			if i >= len(v) || v[i] != '.' {
+				return out, false
+			}
+			i++
+		}
+		start, x := i, 0
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' && i-start < 3 {
+			x = x*10 + int(v[i]-'0')
+			i++
+		}
+		if i == start || x > 255 || i-start > 1 && v[start] == '0' {
+			return out, false
+		}
+		out[n] = byte(x)
+	}
+	return out, i == len(v)
 }
 
 func appendAddr(dst []byte, a netip.Addr) (Kind, []byte, error) {

@@ -34,6 +34,11 @@ type Matcher struct {
 	Read    ReadOptions
 	// Year is the year given to syslog timestamps, which have none (0: the current year).
 	Year int
+	// Verify, when set, is called from the workers for each value that hit the index, with its
+	// refs, every value of its line and the line's time (zero when it has none); it returns the refs
+	// that really match (Compiled.Verify evaluates the patterns). A hit left with no refs is dropped.
+	// It may reuse refs' memory and must be safe for concurrent use.
+	Verify func(refs []uint32, line []Candidate, t time.Time) []uint32
 }
 
 // Stats sums up a run.
@@ -75,7 +80,7 @@ func (m *Matcher) Run(ctx context.Context, r io.Reader, f Format, emit func(*Hit
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			w := &worker{src: m.Source, maxLine: c.maxLine, year: year}
+			w := &worker{src: m.Source, maxLine: c.maxLine, year: year, verify: m.Verify}
 			for j := range jobs {
 				j.out <- w.run(j.ch)
 				c.recycle(j.ch)
@@ -156,6 +161,7 @@ func (s *Stats) add(o Stats) {
 // worker parses and looks up one chunk at a time.
 type worker struct {
 	src     Source
+	verify  func([]uint32, []Candidate, time.Time) []uint32
 	maxLine int
 	year    int
 	sr      Searcher
@@ -170,6 +176,8 @@ type lineInfo struct {
 	no, off int64
 	time    []byte
 	layout  timeLayout
+	cstart  int32 // the line's candidates are cands[cstart:cend]
+	cend    int32
 }
 
 func (w *worker) run(ch chunk) result {
@@ -190,7 +198,7 @@ func (w *worker) run(ch chunk) result {
 			return nil
 		}
 		li := int32(len(w.lines))
-		w.lines = append(w.lines, lineInfo{no, off, ev.TimeText, ev.timeLayout})
+		w.lines = append(w.lines, lineInfo{no: no, off: off, time: ev.TimeText, layout: ev.timeLayout, cstart: int32(len(w.cands))})
 		for _, c := range ev.Cands {
 			w.cands = append(w.cands, c)
 			w.candIx = append(w.candIx, li)
@@ -199,6 +207,7 @@ func (w *worker) run(ch chunk) result {
 				w.candIx = append(w.candIx, li)
 			}
 		}
+		w.lines[li].cend = int32(len(w.cands))
 		return nil
 	})
 	res.stats.Bytes = int64(len(ch.data))
@@ -213,7 +222,7 @@ func (w *worker) run(ch chunk) result {
 		li := w.candIx[ci]
 		l := w.lines[li]
 		c := w.cands[ci]
-		h := Hit{Line: l.no, Offset: l.off, Kind: c.Kind, Value: string(c.Value), Refs: slices.Clone(refs)}
+		h := Hit{Line: l.no, Offset: l.off, Kind: c.Kind, Refs: slices.Clone(refs)}
 		slices.Sort(h.Refs)
 		h.Refs = slices.Compact(h.Refs)
 		if l.layout != timeNone {
@@ -222,6 +231,12 @@ func (w *worker) run(ch chunk) result {
 				h.Time = t
 			}
 		}
+		if w.verify != nil {
+			if h.Refs = w.verify(h.Refs, w.cands[l.cstart:l.cend], h.Time); len(h.Refs) == 0 {
+				return
+			}
+		}
+		h.Value = string(c.Value)
 		res.hits = append(res.hits, h)
 		if li != lastLine {
 			res.stats.HitLines++
@@ -265,6 +280,9 @@ func derivedHost(c Candidate) ([]byte, Kind) {
 			return nil, 0
 		}
 		if c := v[len(v)-1]; c >= '0' && c <= '9' {
+			if _, ok := parseIPv4(v); ok {
+				return v, KindIP
+			}
 			if _, err := netip.ParseAddr(string(v)); err == nil {
 				return v, KindIP
 			}

@@ -60,7 +60,12 @@ func (e *Event) Timestamp(year int) (time.Time, bool) {
 func (e *Event) setTime(text []byte, l timeLayout) { e.TimeText, e.timeLayout = text, l }
 
 // add appends a candidate.
-func (e *Event) add(k Kind, v []byte) { e.Cands = append(e.Cands, Candidate{k, v}) }
+func (e *Event) add(k Kind, v []byte) {
+	if k == kindHostish {
+		k = hostKind(v)
+	}
+	e.Cands = append(e.Cands, Candidate{k, v})
+}
 
 // concat returns the parts joined, in memory that stays valid as long as the event's candidates.
 func (e *Event) concat(parts ...[]byte) []byte {

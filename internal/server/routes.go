@@ -13,6 +13,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.handler(s.logger))
 	// TAXII 2.1: every resource needs an authenticated viewer.
 	s.mux.Handle(taxii.Prefix, s.Authenticate(s.taxii))
+	s.mux.Handle("POST /match", s.Authenticate(s.adapt(s.handleMatch)))
 }
 
 // handle registers an error-returning handler.

@@ -42,6 +42,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	taxii   http.Handler
+	matchIx matchIndex // the compiled indicators of POST /match (match.go)
 }
 
 // New returns a Server with every route registered.
