@@ -71,7 +71,13 @@ func cliActor(e *env) string {
 	return "cli:" + name
 }
 
-// audit appends a record of an action done from the command line.
+// audited returns a context under which the store appends a record of an action done from the
+// command line in the same transaction as the change it records (store.WithAudit).
+func audited(ctx context.Context, e *env, action, target, detail string) context.Context {
+	return store.WithAudit(ctx, store.AuditRecord{At: e.now(), Actor: cliActor(e), Action: action, Target: target, Detail: detail})
+}
+
+// audit appends a record of an action done from the command line that is not one store change.
 func audit(ctx context.Context, e *env, st store.Store, action, target, detail string) error {
 	if _, err := st.AppendAudit(ctx, store.AuditRecord{At: e.now(), Actor: cliActor(e), Action: action, Target: target, Detail: detail}); err != nil {
 		return fmt.Errorf("audit log: %w", err)

@@ -96,12 +96,9 @@ func runCollectionGrant(ctx context.Context, e *env, args []string) (err error) 
 		}
 		g.Kind, g.Subject = store.GrantUser, u.ID
 	}
-	if err := st.SetGrant(ctx, g); err != nil {
-		return fmt.Errorf("grant: %w", err)
-	}
 	what := grantText(g.Read, g.Write)
-	if err := audit(ctx, e, st, "collection.grant", c.ID, fmt.Sprintf("%s %s: %s", g.Kind, g.Subject, what)); err != nil {
-		return err
+	if err := st.SetGrant(audited(ctx, e, "collection.grant", c.ID, fmt.Sprintf("%s %s: %s", g.Kind, g.Subject, what)), g); err != nil {
+		return fmt.Errorf("grant: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "%s %s on collection %s: %s\n", g.Kind, g.Subject, c.Alias, what)
 	return nil
@@ -145,14 +142,11 @@ func runCollectionAdd(ctx context.Context, e *env, args []string) (err error) {
 	}
 	defer closeStore(st, &err)
 	c := store.Collection{ID: uuid.NewString(), Alias: alias, Title: *title, Description: *desc, CreatedAt: e.now()}
-	if err := st.CreateCollection(ctx, c); err != nil {
+	if err := st.CreateCollection(audited(ctx, e, "collection.add", c.ID, fmt.Sprintf("alias %q, title %q", c.Alias, c.Title)), c); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return withHint(fmt.Errorf("collection %q: %w", alias, err), "'renkei collection list' shows the collections")
 		}
 		return fmt.Errorf("collection %q: %w", alias, err)
-	}
-	if err := audit(ctx, e, st, "collection.add", c.ID, fmt.Sprintf("alias %q, title %q", c.Alias, c.Title)); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "added collection %s (%s)\n", c.Alias, c.ID)
 	return nil

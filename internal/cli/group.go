@@ -60,16 +60,13 @@ func runGroupAdd(ctx context.Context, e *env, args []string) (err error) {
 		return err
 	}
 	g := store.Group{ID: uuid.NewString(), Name: *name, OwnerOrg: org.ID, Members: []string{org.ID}, CreatedAt: e.now()}
-	if err := st.CreateGroup(ctx, g); err != nil {
+	if err := st.CreateGroup(audited(ctx, e, "group.add", g.ID, fmt.Sprintf("name %q, owner %s", g.Name, org.ID)), g); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return withHint(fmt.Errorf("group %q exists already", *name), "'renkei group list' shows the groups")
 		}
 		return fmt.Errorf("group %q: %w", *name, err)
 	}
 	if err := publishGroup(ctx, e, st, g.ID); err != nil {
-		return err
-	}
-	if err := audit(ctx, e, st, "group.add", g.ID, fmt.Sprintf("name %q, owner %s", g.Name, org.ID)); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "added group %s (%s) owned by %s\n", g.Name, g.ID, org.Name)
@@ -105,16 +102,13 @@ func runGroupAddMember(ctx context.Context, e *env, args []string) (err error) {
 	} else if !isIdentityID(pos[1]) {
 		return ferr
 	}
-	if err := st.AddGroupMember(ctx, g.ID, orgID); err != nil {
+	if err := st.AddGroupMember(audited(ctx, e, "group.add-member", g.ID, "member "+orgID), g.ID, orgID); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("%s is a member of group %s already", label, g.Name)
 		}
 		return fmt.Errorf("group %q: %w", g.Name, err)
 	}
 	if err := publishGroup(ctx, e, st, g.ID); err != nil {
-		return err
-	}
-	if err := audit(ctx, e, st, "group.add-member", g.ID, "member "+orgID); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "added %s to group %s (revision %d)\n", label, g.Name, g.Revision+1)

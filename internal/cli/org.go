@@ -74,18 +74,15 @@ func runOrgAdd(ctx context.Context, e *env, args []string) (err error) {
 			return err
 		}
 	}
-	if err := st.CreateOrganisation(ctx, org); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return withHint(fmt.Errorf("organisation %s exists already", org.ID), "'renkei org list' shows the organisations")
-		}
-		return fmt.Errorf("organisation %q: %w", n, err)
-	}
 	where := "hosted here"
 	if org.Remote {
 		where = "remote"
 	}
-	if err := audit(ctx, e, st, "org.add", org.ID, fmt.Sprintf("name %q, %s", n, where)); err != nil {
-		return err
+	if err := st.CreateOrganisation(audited(ctx, e, "org.add", org.ID, fmt.Sprintf("name %q, %s", n, where)), org); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return withHint(fmt.Errorf("organisation %s exists already", org.ID), "'renkei org list' shows the organisations")
+		}
+		return fmt.Errorf("organisation %q: %w", n, err)
 	}
 	fmt.Fprintf(e.stdout, "added organisation %s (%s), %s\n", org.Name, org.ID, where)
 	return nil

@@ -69,11 +69,9 @@ func runTokenCreate(ctx context.Context, e *env, args []string) (err error) {
 	if *expires > 0 {
 		t.ExpiresAt = now.Add(*expires)
 	}
-	if err := st.CreateToken(ctx, t); err != nil {
+	actx := audited(ctx, e, "token.create", t.ID, fmt.Sprintf("user %s, expires %s", u.ID, listTime(t.ExpiresAt, "never")))
+	if err := st.CreateToken(actx, t); err != nil {
 		return fmt.Errorf("token for %q: %w", u.Name, err)
-	}
-	if err := audit(ctx, e, st, "token.create", t.ID, fmt.Sprintf("user %s, expires %s", u.ID, listTime(t.ExpiresAt, "never"))); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "token id:     %s\n", t.ID)
 	fmt.Fprintf(e.stdout, "user:         %s\n", u.Name)
@@ -142,14 +140,11 @@ func runTokenRevoke(ctx context.Context, e *env, args []string) (err error) {
 		return err
 	}
 	defer closeStore(st, &err)
-	if err := st.RevokeToken(ctx, id, e.now()); err != nil {
+	if err := st.RevokeToken(audited(ctx, e, "token.revoke", id, ""), id, e.now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return withHint(fmt.Errorf("unknown token %s", id), "'renkei token list --user NAME' shows a user's tokens")
 		}
 		return fmt.Errorf("token %s: %w", id, err)
-	}
-	if err := audit(ctx, e, st, "token.revoke", id, ""); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "revoked token %s\n", id)
 	return nil

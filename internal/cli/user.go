@@ -77,14 +77,11 @@ func runUserAdd(ctx context.Context, e *env, args []string) (err error) {
 		return err
 	}
 	u := store.User{ID: uuid.NewString(), Name: *name, OrgID: org.ID, Role: r, CreatedAt: e.now()}
-	if err := st.CreateUser(ctx, u); err != nil {
+	if err := st.CreateUser(audited(ctx, e, "user.add", u.ID, fmt.Sprintf("name %q, organisation %s, role %s", u.Name, org.ID, r)), u); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return withHint(fmt.Errorf("user %q exists already", *name), "user names are unique on the node; 'renkei user list' shows them")
 		}
 		return fmt.Errorf("user %q: %w", *name, err)
-	}
-	if err := audit(ctx, e, st, "user.add", u.ID, fmt.Sprintf("name %q, organisation %s, role %s", u.Name, org.ID, r)); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "added user %s (%s) to %s as %s\n", u.Name, u.ID, org.Name, r)
 	return nil
@@ -143,11 +140,8 @@ func runUserDisable(ctx context.Context, e *env, args []string) (err error) {
 		fmt.Fprintf(e.stdout, "user %s is disabled already\n", u.Name)
 		return nil
 	}
-	if err := st.DisableUser(ctx, u.Name); err != nil {
+	if err := st.DisableUser(audited(ctx, e, "user.disable", u.ID, fmt.Sprintf("name %q", u.Name)), u.Name); err != nil {
 		return fmt.Errorf("user %q: %w", u.Name, err)
-	}
-	if err := audit(ctx, e, st, "user.disable", u.ID, fmt.Sprintf("name %q", u.Name)); err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "disabled user %s\n", u.Name)
 	return nil

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"iter"
+	"sync/atomic"
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/stix"
@@ -430,6 +431,41 @@ type AuditRecord struct {
 	// Canonical is the RFC 8785 JSON of the record (Seq included), set by AppendAudit and kept as
 	// stored: the bytes a Merkle leaf will hash.
 	Canonical []byte
+}
+
+// auditKey carries an audit record in a context (WithAudit).
+type auditKey struct{}
+
+// pendingAudit is an audit record waiting for the transaction it records.
+type pendingAudit struct {
+	rec  AuditRecord
+	used atomic.Bool
+}
+
+// WithAudit returns a context under which the next change a store commits (an account, group,
+// collection or grant change, a token, a removal from a collection) appends rec to the audit log
+// in the same transaction: the change and its record are stored together or not at all. The record
+// is used once; a later change under the same context appends nothing.
+func WithAudit(ctx context.Context, rec AuditRecord) context.Context {
+	return context.WithValue(ctx, auditKey{}, &pendingAudit{rec: rec})
+}
+
+// TakeAudit returns the record WithAudit put in ctx, once; backends call it inside the transaction
+// of a change. ok is false when there is none or it was taken.
+func TakeAudit(ctx context.Context) (rec AuditRecord, ok bool) {
+	p, _ := ctx.Value(auditKey{}).(*pendingAudit)
+	if p == nil || !p.used.CompareAndSwap(false, true) {
+		return AuditRecord{}, false
+	}
+	return p.rec, true
+}
+
+// ReleaseAudit makes a record taken by TakeAudit available again, when the transaction that took
+// it rolled back.
+func ReleaseAudit(ctx context.Context) {
+	if p, _ := ctx.Value(auditKey{}).(*pendingAudit); p != nil {
+		p.used.Store(false)
+	}
 }
 
 // NodeInfo describes the node that owns the data directory.

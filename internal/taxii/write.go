@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -97,7 +98,10 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *http.Request, v policy.Vi
 	if err != nil {
 		return err
 	}
-	if err := h.o.Store.PutStatus(r.Context(), store.StatusRecord{ID: st.ID, UserID: v.UserID, CreatedAt: started, Body: body2}); err != nil {
+	// The status and the audit record of the request commit together.
+	actx := store.WithAudit(r.Context(), store.AuditRecord{At: started, Actor: v.UserID, Action: "taxii.add", Target: a.c.ID,
+		Detail: fmt.Sprintf("status %s: %d objects, %d failed", st.ID, st.TotalCount, st.FailureCount)})
+	if err := h.o.Store.PutStatus(actx, store.StatusRecord{ID: st.ID, UserID: v.UserID, CreatedAt: started, Body: body2}); err != nil {
 		return err
 	}
 	if _, err := h.o.Store.PruneStatuses(r.Context(), started.Add(-StatusRetention)); err != nil {
@@ -148,12 +152,10 @@ func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, v policy.
 				Description: "only the organisation that created " + oid + " may delete it from a collection"}
 		}
 	}
-	n, err := h.o.Store.RemoveFromCollection(r.Context(), f, oid)
-	if err != nil {
-		return err
-	}
-	if _, err := h.o.Store.AppendAudit(r.Context(), store.AuditRecord{At: h.o.Now(), Actor: v.UserID,
-		Action: "taxii.delete", Target: oid, Detail: "collection " + a.c.ID + ", " + strconv.Itoa(n) + " forms"}); err != nil {
+	// The removal and its audit record commit together.
+	actx := store.WithAudit(r.Context(), store.AuditRecord{At: h.o.Now(), Actor: v.UserID, Action: "taxii.delete",
+		Target: oid, Detail: "collection " + a.c.ID + ", query " + r.URL.RawQuery})
+	if _, err := h.o.Store.RemoveFromCollection(actx, f, oid); err != nil {
 		return err
 	}
 	writeBody(w, http.StatusOK, nil)

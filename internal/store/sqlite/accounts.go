@@ -635,27 +635,38 @@ func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) (store.Aud
 	if r.Actor == "" || r.Action == "" {
 		return store.AuditRecord{}, fmt.Errorf("sqlite: append audit %q: a record needs an actor and an action", r.Action)
 	}
-	if r.At.IsZero() {
-		r.At = s.now()
-	}
-	r.At = fromMicro(micro(r.At)) // the precision the store keeps, so the canonical bytes match a re-read
-	err := s.inTx(ctx, func(w *writer) error {
-		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM audit_log`).Scan(&r.Seq); err != nil {
-			return err
-		}
-		c, err := canonicalAudit(r)
-		if err != nil {
-			return err
-		}
-		r.Canonical = c
-		_, err = w.conn.ExecContext(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, detail, record)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Seq, micro(r.At), r.Actor, r.Action, r.Target, r.Detail, r.Canonical)
+	var out store.AuditRecord
+	err := s.rawTx(ctx, func(w *writer) error {
+		var err error
+		out, err = s.appendAudit(ctx, w, r)
 		return err
 	})
 	if err != nil {
 		return store.AuditRecord{}, fmt.Errorf("sqlite: append audit %q: %w", r.Action, err)
 	}
-	return r, nil
+	return out, nil
+}
+
+// appendAudit appends a record inside the caller's transaction.
+func (s *Store) appendAudit(ctx context.Context, w *writer, r store.AuditRecord) (store.AuditRecord, error) {
+	if r.Actor == "" || r.Action == "" {
+		return r, fmt.Errorf("audit %q: a record needs an actor and an action", r.Action)
+	}
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	r.At = fromMicro(micro(r.At)) // the precision the store keeps, so the canonical bytes match a re-read
+	if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM audit_log`).Scan(&r.Seq); err != nil {
+		return r, err
+	}
+	c, err := canonicalAudit(r)
+	if err != nil {
+		return r, err
+	}
+	r.Canonical = c
+	_, err = w.conn.ExecContext(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, detail, record)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Seq, micro(r.At), r.Actor, r.Action, r.Target, r.Detail, r.Canonical)
+	return r, err
 }
 
 // ListAudit returns up to limit records after the sequence number after, in order.

@@ -143,6 +143,8 @@ func (s *Store) Check(ctx context.Context) (store.CheckReport, error) {
 		checkObjects,
 		func(c *checker) error { return checkKeys(c, &want) },
 		checkCollections,
+		checkLabels,
+		checkAudit,
 	}
 	for _, step := range steps {
 		if err := step(c); err != nil {
@@ -622,6 +624,54 @@ func checkCollections(c *checker) error {
 		}
 		if most.Valid && most.Int64 > last {
 			c.add("collections: %s: holds date_added %d µs, later than its recorded last %d µs", id, most.Int64, last)
+		}
+		return nil
+	})
+}
+
+// checkLabels verifies that every form's object label is its object's latest form's label.
+func checkLabels(c *checker) error {
+	return c.each(`SELECT v.id, v.vid, v.obj_cell, v.obj_grp, v.obj_owner, l.cell, l.grp, l.created_by_ref
+		FROM object_versions v JOIN object_versions l ON l.id_hash = v.id_hash AND l.id = v.id AND l.latest
+		WHERE v.obj_cell <> l.cell OR v.obj_grp <> l.grp OR v.obj_owner <> l.created_by_ref`, func(r *sql.Rows) error {
+		var (
+			id                 string
+			vid                int64
+			oc, lc             int
+			og, oo, lg, lowner string
+		)
+		if err := r.Scan(&id, &vid, &oc, &og, &oo, &lc, &lg, &lowner); err != nil {
+			return err
+		}
+		c.add("object_versions: %s (row %d): object label (cell %d, group %q, owner %q) is not its latest form's (cell %d, group %q, owner %q)",
+			id, vid, oc, og, oo, lc, lg, lowner)
+		return nil
+	})
+}
+
+// checkAudit verifies the audit log: sequence numbers 1, 2, 3… without a gap, and each record's
+// canonical bytes are the canonical form of its columns (what a Merkle leaf will hash).
+func checkAudit(c *checker) error {
+	var next int64 = 1
+	return c.each(`SELECT seq, at, actor, action, target, detail, record FROM audit_log ORDER BY seq`, func(r *sql.Rows) error {
+		var (
+			rec store.AuditRecord
+			at  int64
+		)
+		if err := r.Scan(&rec.Seq, &at, &rec.Actor, &rec.Action, &rec.Target, &rec.Detail, &rec.Canonical); err != nil {
+			return err
+		}
+		if rec.Seq != next {
+			c.add("audit_log: record %d follows record %d: records %d to %d are missing", rec.Seq, next-1, next, rec.Seq-1)
+		}
+		next = rec.Seq + 1
+		rec.At = fromMicro(at)
+		want, err := canonicalAudit(rec)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(want, rec.Canonical) {
+			c.add("audit_log: record %d: its stored bytes are not the canonical form of its columns", rec.Seq)
 		}
 		return nil
 	})

@@ -253,8 +253,31 @@ func (w *writer) close() error {
 }
 
 // inTx runs fn in an immediate write transaction on the writer connection: it commits when fn
-// returns nil and rolls back otherwise.
+// returns nil and rolls back otherwise. When ctx carries an audit record (store.WithAudit), the
+// record is appended in the same transaction, after fn.
 func (s *Store) inTx(ctx context.Context, fn func(w *writer) error) error {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	rec, audit := store.TakeAudit(ctx)
+	err := s.w.inTx(ctx, func(w *writer) error {
+		if err := fn(w); err != nil {
+			return err
+		}
+		if audit {
+			_, err := s.appendAudit(ctx, w, rec)
+			return err
+		}
+		return nil
+	})
+	if err != nil && audit {
+		store.ReleaseAudit(ctx)
+	}
+	return err
+}
+
+// rawTx is inTx without the audit record: for object batches, whose imports are audited once as a
+// whole, and for the audit log itself.
+func (s *Store) rawTx(ctx context.Context, fn func(w *writer) error) error {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
 	return s.w.inTx(ctx, fn)

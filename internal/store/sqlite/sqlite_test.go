@@ -230,6 +230,11 @@ func TestCheckDetects(t *testing.T) {
 		if out := mustWrite(t, s, store.Batch{Versions: []store.NewVersion{f20}}); out[0].Status != store.StatusAdded {
 			t.Fatalf("the 2.0 form: %v %v", out[0].Status, out[0].Err)
 		}
+		for _, action := range []string{"first", "second", "third"} {
+			if _, err := s.AppendAudit(t.Context(), store.AuditRecord{Actor: "cli:test", Action: action}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		rep, err := s.Check(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -268,6 +273,11 @@ func TestCheckDetects(t *testing.T) {
 		{"observable key wrong", `UPDATE observable_keys SET hash = 7`, "has no such key"},
 		{"stored time out of order", `UPDATE object_versions SET stored_at = 1 WHERE vid = (SELECT max(vid) FROM object_versions)`, "not after the previous version"},
 		{"schema version missing", `DELETE FROM schema_migrations`, "schema: version 0"},
+		{"audit record changed", `DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 2`,
+			"audit_log: record 2: its stored bytes are not the canonical form"},
+		{"audit record removed", `DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2`,
+			"audit_log: record 3 follows record 1: records 2 to 2 are missing"},
+		{"object label stale", `UPDATE object_versions SET obj_cell = obj_cell + 1 WHERE id = ?1 AND NOT latest`, "object label (cell"},
 		{"latest on the 2.0 form", `UPDATE object_versions SET latest = 1 - latest WHERE id = ?2`,
 			`version "` + vkey(t, 2) + `" (STIX 2.0) is marked latest but the greatest stored is "` + vkey(t, 2) + `" (STIX 2.1)`},
 		{"both forms marked the latest spec version", `UPDATE object_versions SET spec_latest = 1 WHERE id = ?2`, "are both marked the latest spec version"},

@@ -244,7 +244,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) ([]store.Outcome, erro
 		out    []store.Outcome
 		strict error
 	)
-	err := s.inTx(ctx, func(w *writer) error {
+	err := s.rawTx(ctx, func(w *writer) error {
 		var err error
 		out, strict, err = s.write(ctx, w, b)
 		if err == nil {

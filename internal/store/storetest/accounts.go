@@ -24,6 +24,7 @@ func RunAccounts(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DisableUser", testDisableUser},
 		{"Groups", testGroups},
 		{"Audit", testAudit},
+		{"AuditWithChange", testAuditWithChange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -271,5 +272,61 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	if len(page) != 1 || page[0].Seq != 2 {
 		t.Errorf("ListAudit(after 1, limit 1) = %+v, want record 2", page)
+	}
+}
+
+// testAuditWithChange: a change made under store.WithAudit commits its record in the same
+// transaction; a change that fails leaves no record; the record is used once.
+func testAuditWithChange(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	actions := func() []string {
+		t.Helper()
+		rs, err := s.ListAudit(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Action+" "+r.Target)
+		}
+		return out
+	}
+	org := store.Organisation{ID: newID("identity"), Name: "audited"}
+	actx := store.WithAudit(ctx, store.AuditRecord{Actor: "cli:test", Action: "org.add", Target: org.ID})
+	if err := s.CreateOrganisation(actx, org); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(); len(got) != 1 || got[0] != "org.add "+org.ID {
+		t.Fatalf("audit log after the change: %v", got)
+	}
+	// Used once: a second change under the same context adds no record.
+	if err := s.CreateOrganisation(actx, store.Organisation{ID: newID("identity"), Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(); len(got) != 1 {
+		t.Errorf("a used record was appended again: %v", got)
+	}
+	// A change that fails records nothing; its record stays for a change that succeeds.
+	fctx := store.WithAudit(ctx, store.AuditRecord{Actor: "cli:test", Action: "org.add", Target: "again"})
+	if err := s.CreateOrganisation(fctx, org); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate organisation: %v", err)
+	}
+	if got := actions(); len(got) != 1 {
+		t.Errorf("a failed change left a record: %v", got)
+	}
+	if err := s.CreateOrganisation(fctx, store.Organisation{ID: newID("identity"), Name: "third"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(); len(got) != 2 || got[1] != "org.add again" {
+		t.Errorf("after a failed then a good change: %v", got)
+	}
+	// Object batches never take the record (imports are audited as a whole).
+	wctx := store.WithAudit(ctx, store.AuditRecord{Actor: "cli:test", Action: "import", Target: "x"})
+	b := batch(t, "", indicator(t, newID("indicator"), 1))
+	if _, err := s.Write(wctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(); len(got) != 2 {
+		t.Errorf("a batch took the record: %v", got)
 	}
 }
