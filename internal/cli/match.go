@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -185,34 +184,17 @@ func storeSightings(ctx context.Context, e *env, st store.Store, s *match.Sighti
 func cliViewer(ctx context.Context, st store.Store, name string) (policy.Viewer, error) {
 	u, err := st.UserByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return policy.Viewer{}, withHint(fmt.Errorf("match: --as: no user %q", name), "'renkei user list' lists the users")
+		return policy.Viewer{}, withHint(fmt.Errorf("--as: no user %q", name), "'renkei user list' lists the users")
 	}
 	if err != nil {
-		return policy.Viewer{}, fmt.Errorf("match: --as: %w", err)
+		return policy.Viewer{}, fmt.Errorf("--as: %w", err)
 	}
 	if u.Disabled {
-		return policy.Viewer{}, fmt.Errorf("match: --as: user %q is disabled", name)
+		return policy.Viewer{}, fmt.Errorf("--as: user %q is disabled", name)
 	}
-	node, err := st.NodeInfo(ctx)
+	v, err := policy.ViewerFor(ctx, st, u)
 	if err != nil {
-		return policy.Viewer{}, fmt.Errorf("match: --as: %w", err)
-	}
-	o, err := st.Organisation(ctx, u.OrgID)
-	if err != nil {
-		return policy.Viewer{}, fmt.Errorf("match: --as: organisation of %q: %w", name, err)
-	}
-	groups, err := st.ListGroups(ctx)
-	if err != nil {
-		return policy.Viewer{}, fmt.Errorf("match: --as: %w", err)
-	}
-	v := policy.Viewer{UserID: u.ID, Role: u.Role, Org: u.OrgID, Local: !o.Remote && u.Role != store.RolePeer}
-	if v.Local {
-		v.Node = node.ID
-	}
-	for _, g := range groups {
-		if g.OwnerOrg == u.OrgID || slices.Contains(g.Members, u.OrgID) {
-			v.Groups = append(v.Groups, g.ID)
-		}
+		return policy.Viewer{}, fmt.Errorf("--as: %w", err)
 	}
 	return v, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/renkei-cti/renkei/internal/stix"
+	"github.com/renkei-cti/renkei/internal/stix/pattern"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
@@ -177,6 +178,8 @@ func (im *Importer) decode(it *item) {
 		it.err = fmt.Errorf("a bundle inside a bundle or array is not supported; import it on its own")
 		return
 	}
+	// An indicator's pattern values are observables too, for correlation.
+	pattern.AddObservables(obj)
 	d, err := stix.Digest(it.raw)
 	if err != nil {
 		it.err = err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -125,32 +124,9 @@ func (s *Server) viewerOf(r *http.Request, now time.Time) (policy.Viewer, authFa
 	if basicUser != "" && subtle.ConstantTimeCompare([]byte(basicUser), []byte(u.Name)) != 1 {
 		return policy.Viewer{}, authWrongUser, nil
 	}
-	node, err := s.store.NodeInfo(ctx)
+	v, err := policy.ViewerFor(ctx, s.store, u)
 	if err != nil {
 		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
-	}
-	org, err := s.store.Organisation(ctx, u.OrgID)
-	if err != nil {
-		return policy.Viewer{}, "", fmt.Errorf("authenticate: organisation of user %s: %w", u.ID, err)
-	}
-	groups, err := s.store.ListGroups(ctx)
-	if err != nil {
-		return policy.Viewer{}, "", fmt.Errorf("authenticate: %w", err)
-	}
-	v := policy.Viewer{
-		UserID: u.ID,
-		Role:   u.Role,
-		Org:    u.OrgID,
-		// A peer account stands for an organisation on another node, whatever its row says.
-		Local: !org.Remote && u.Role != store.RolePeer,
-	}
-	if v.Local {
-		v.Node = node.ID
-	}
-	for _, g := range groups {
-		if g.OwnerOrg == u.OrgID || slices.Contains(g.Members, u.OrgID) {
-			v.Groups = append(v.Groups, g.ID)
-		}
 	}
 	return v, "", nil
 }

@@ -502,3 +502,54 @@ func (s *Store) FindObservable(ctx context.Context, o stix.Observable) ([]string
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
 }
+
+// ObservableVersions returns the latest forms carrying o, narrowed to scope. See store.Objects.
+func (s *Store) ObservableVersions(ctx context.Context, o stix.Observable, scope *store.ReadScope, limit int) ([]store.Version, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite: observable versions: limit %d must be positive", limit)
+	}
+	q := &listQuery{}
+	if scope != nil {
+		q.scope(scope, "v.created_by_ref", "v.cell", "v.grp")
+		q.scope(scope, "v.obj_owner", "v.obj_cell", "v.obj_grp")
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT x.ref, v.observables, ` + strings.Replace(versionCols, ", v.raw", ", x''", 1) + `
+		FROM observable_keys x CROSS JOIN object_versions v ON v.vid = x.ref >> 20
+		WHERE x.hash = ? AND v.latest`)
+	args := []any{fnv64(o.Kind, o.Value, true)}
+	for _, c := range q.where {
+		b.WriteString(" AND " + c)
+	}
+	args = append(args, q.args...)
+	b.WriteString(" ORDER BY v.vid LIMIT ?")
+	args = append(args, limit)
+	rows, err := s.rdb.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: observable versions of %s %q: %w", o.Kind, o.Value, err)
+	}
+	defer rows.Close()
+	var out []store.Version
+	for rows.Next() {
+		var (
+			v    store.Version
+			ref  int64
+			blob []byte
+		)
+		if err := scanVersion(rows, &v, &ref, &blob); err != nil {
+			return nil, fmt.Errorf("sqlite: observable versions of %s %q: %w", o.Kind, o.Value, err)
+		}
+		obs, err := decodeObservables(blob)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: observable versions: %s: %w", v.ID, err)
+		}
+		if _, n := obsRefParts(ref); n < len(obs) && obs[n] == o { // not a hash collision
+			v.Raw = nil
+			out = append(out, v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: observable versions of %s %q: %w", o.Kind, o.Value, err)
+	}
+	return out, nil
+}
