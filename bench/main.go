@@ -11,6 +11,7 @@
 //	go run ./bench -quick               # 1k, 10k and 50k objects, then ATT&CK
 //	go run ./bench -sizes=5000,20000 -attack=none
 //	go run ./bench -rss-gb=1            # the 1 GB memory check alone (exit status 1 if it fails)
+//	go run ./bench -taxii               # the TAXII server over loopback (bench/taxii.go); writes taxii.csv, taxii.png
 //
 // It is run by hand, not by the test suite: the figures depend on the machine and its load.
 package main
@@ -64,6 +65,9 @@ type config struct {
 	keep       bool
 	batch      int
 	verbose    bool
+	match      bool // -match: the matching engine's benchmarks (bench/match.go) instead of the import's
+	// -taxii: the TAXII server's benchmarks (bench/taxii.go) instead of the import's.
+	taxii taxiiConfig
 }
 
 const (
@@ -90,13 +94,25 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the generated bundles and databases")
 	fs.IntVar(&c.batch, "batch", 0, "objects per import transaction (0: the ingest default)")
 	fs.BoolVar(&c.verbose, "v", false, "log progress")
+	fs.BoolVar(&c.match, "match", false, "benchmark the matching engine instead (sizes in indicators; default "+matchSizes+", -quick "+matchQuickSizes+"); writes match.csv and match.png")
+	c.taxii.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *quick {
+	if c.match && !sizeSet(fs) {
+		*sizes = matchSizes
+		if *quick {
+			*sizes = matchQuickSizes
+		}
+	} else if c.taxii.on && !sizeSet(fs) {
+		*sizes = taxiiSizes
+		if *quick {
+			*sizes = taxiiQuickSizes
+		}
+	} else if *quick {
 		*sizes = quickSizes
 	}
 	var err error
@@ -109,8 +125,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.outDir == "" {
 		c.outDir = filepath.Join(moduleRoot(), "bench", "out")
 	}
-	c.csvPath = cmp.Or(c.csvPath, filepath.Join(c.outDir, "results.csv"))
-	c.plotPath = cmp.Or(c.plotPath, filepath.Join(c.outDir, "import.png"))
+	csvName, plotName := "results.csv", "import.png"
+	if c.match {
+		csvName, plotName = "match.csv", "match.png"
+	}
+	if c.taxii.on {
+		csvName, plotName = "taxii.csv", "taxii.png"
+	}
+	c.csvPath = cmp.Or(c.csvPath, filepath.Join(c.outDir, csvName))
+	c.plotPath = cmp.Or(c.plotPath, filepath.Join(c.outDir, plotName))
 	switch c.attack {
 	case "none":
 		c.attack, c.noAttack = "", true
@@ -257,6 +280,12 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) (err error) {
 
 	if h.cfg.rssGB > 0 {
 		return h.rssCheck(ctx)
+	}
+	if h.cfg.match {
+		return h.matchBench(ctx)
+	}
+	if h.cfg.taxii.on {
+		return h.taxiiBench(ctx)
 	}
 	for _, n := range h.cfg.sizes {
 		if err := h.size(ctx, n); err != nil {
