@@ -88,6 +88,9 @@ type listQuery struct {
 	where []string // conditions, ANDed
 	args  []any    // their arguments, in order
 	none  bool     // the filter matches nothing
+	// addedAfter is the added_after bound of a collection query, in microseconds: the query starts
+	// after the greater of it and the cursor.
+	addedAfter int64
 }
 
 func (q *listQuery) cond(c string, args ...any) {
@@ -214,7 +217,9 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 	}
 	if !f.AddedAfter.IsZero() {
 		if q.coll {
-			q.cond("c.date_added > ?", f.AddedAfter.UnixMicro())
+			// One lower bound on date_added with the cursor's (see sql): SQLite would use only one of
+			// two, and a page after added_after would scan the collection from its start.
+			q.addedAfter = f.AddedAfter.UnixMicro()
 		} else {
 			q.cond("v.stored_at > ?", f.AddedAfter.UnixMicro())
 		}
@@ -297,12 +302,12 @@ func (q *listQuery) sql(after store.Cursor, limit int) (string, []any) {
 			FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
 			CROSS JOIN collection_objects c ON c.vid = v.vid AND c.cid = ?
 			WHERE c.date_added > ?`)
-		args = append(args, q.cid, after.At)
+		args = append(args, q.cid, max(after.At, q.addedAfter))
 	case q.coll:
 		b.WriteString(`SELECT c.date_added, c.vid, ` + versionCols + `
 			FROM collection_objects c CROSS JOIN object_versions v ON v.vid = c.vid
 			WHERE c.cid = ? AND c.date_added > ?`)
-		args = append(args, q.cid, after.At)
+		args = append(args, q.cid, max(after.At, q.addedAfter))
 	case q.ids:
 		b.WriteString(`SELECT v.stored_at, v.vid, ` + versionCols + `
 			FROM id_keys k CROSS JOIN object_versions v ON v.vid = k.vid
@@ -334,7 +339,7 @@ func (s *Store) page(ctx context.Context, q *listQuery, after store.Cursor, limi
 		return page, nil
 	}
 	query, args := q.sql(after, limit)
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return page, fmt.Errorf("sqlite: list: %w", err)
 	}
@@ -552,4 +557,30 @@ func (s *Store) ObservableVersions(ctx context.Context, o stix.Observable, scope
 		return nil, fmt.Errorf("sqlite: observable versions of %s %q: %w", o.Kind, o.Value, err)
 	}
 	return out, nil
+}
+
+// maxReadStmts bounds the prepared read statements kept: list queries differ only by the number
+// of values in their IN lists, so a few dozen texts serve nearly every request.
+const maxReadStmts = 256
+
+// readQuery runs a read query through a statement prepared once per query text: a TAXII page
+// otherwise spends a quarter of its time having SQLite parse and plan the same query. Once
+// maxReadStmts texts are kept, further ones run unprepared.
+func (s *Store) readQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s.stmtMu.Lock()
+	st, ok := s.readStmts[query]
+	if !ok && len(s.readStmts) < maxReadStmts {
+		var err error
+		if st, err = s.rdb.PrepareContext(ctx, query); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		s.readStmts[query] = st
+		ok = true
+	}
+	s.stmtMu.Unlock()
+	if !ok {
+		return s.rdb.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }

@@ -121,6 +121,9 @@ type Store struct {
 	w       *writer
 	rdb     *sql.DB // read-only connections
 
+	stmtMu    sync.Mutex
+	readStmts map[string]*sql.Stmt // prepared read statements, by query text (readQuery)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -206,7 +209,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s for reading: %w", abs, err), rdb.Close(), w.close(), wdb.Close())
 	}
 	o.logger.LogAttrs(ctx, slog.LevelDebug, "sqlite store open", slog.String("path", abs), slog.Int("readers", o.readers))
-	return &Store{path: abs, logger: o.logger, now: o.now, labeler: o.labeler, wdb: wdb, w: w, rdb: rdb}, nil
+	return &Store{path: abs, logger: o.logger, now: o.now, labeler: o.labeler, wdb: wdb, w: w, rdb: rdb,
+		readStmts: map[string]*sql.Stmt{}}, nil
 }
 
 // Path returns the absolute path of the database file.
@@ -217,7 +221,14 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.w.mu.Lock()
 		defer s.w.mu.Unlock()
-		s.closeErr = errors.Join(s.w.close(), s.wdb.Close(), s.rdb.Close())
+		s.stmtMu.Lock()
+		var errs []error
+		for _, st := range s.readStmts {
+			errs = append(errs, st.Close())
+		}
+		s.readStmts = map[string]*sql.Stmt{}
+		s.stmtMu.Unlock()
+		s.closeErr = errors.Join(append(errs, s.w.close(), s.wdb.Close(), s.rdb.Close())...)
 	})
 	return s.closeErr
 }
