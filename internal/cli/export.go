@@ -11,15 +11,17 @@ import (
 )
 
 func runExport(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "export", "renkei export [--data DIR] [--type T,...] [--collection C] [--all-versions]",
+	f := newFlags(e, "export", "renkei export [--data DIR] [--type T,...] [--collection C] [--all-versions] [--format F [--as USER] [--internal] [--out DIR]]",
 		`Write stored objects to stdout as one STIX bundle, each object exactly as stored. The bundle is
 streamed: it is never held in memory whole. By default only the latest version of each object is
 written (in its latest STIX form); --all-versions writes every version in every STIX form stored
-(2.0 and 2.1), so that an export is a complete copy.`)
+(2.0 and 2.1), so that an export is a complete copy. --format csv, ip, cidr, domain, url, hash,
+suricata, snort or zeek exports the active indicators instead (docs/EXPORT.md).`)
 	dir := f.dataDir()
 	types := f.String("type", "", "only objects of these `types`, comma-separated (e.g. indicator,malware)")
 	collection := f.String("collection", "", "only objects in this `collection` (alias or id)")
 	allVersions := f.Bool("all-versions", false, "write every version, not only the latest")
+	ff := addFormatFlags(f) // --format and its flags: export_formats.go
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -32,6 +34,9 @@ written (in its latest STIX form); --all-versions writes every version in every 
 		return err
 	}
 	defer closeStore(st, &err)
+	if !ff.stix() {
+		return runExportFormat(ctx, e, st, ff, *collection, *types != "", *allVersions)
+	}
 	filter := store.Filter{Types: commaList(*types)}
 	if *allVersions {
 		filter.Versions = store.VersionMatch{Kind: store.VersionsAll}

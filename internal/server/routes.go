@@ -14,6 +14,7 @@ func (s *Server) routes() {
 	// TAXII 2.1: every resource needs an authenticated viewer.
 	s.mux.Handle(taxii.Prefix, s.Authenticate(s.taxii))
 	s.mux.Handle("POST /match", s.Authenticate(s.adapt(s.handleMatch)))
+	s.mux.Handle("GET /export/{format}", s.Authenticate(s.adapt(s.handleExport)))
 	s.mux.Handle("GET /correlate", s.Authenticate(s.adapt(s.handleCorrelate)))
 }
 

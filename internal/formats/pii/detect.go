@@ -1,0 +1,397 @@
+package pii
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// match is one detector hit inside a decoded string.
+type match struct {
+	rule       Rule
+	start, end int    // byte offsets in the string
+	norm       string // the value normalised for hashing: digits only, or a lower-case address
+}
+
+// Digits and separators, ASCII and full-width.
+const (
+	d   = `[0-9０-９]`
+	sep = `[ \-‐‑–−－]` // space, hyphen-minus, hyphen, non-breaking hyphen, en dash, minus, full-width hyphen-minus
+)
+
+var (
+	reMyNumber = regexp.MustCompile(d + `{4}` + sep + `?` + d + `{4}` + sep + `?` + d + `{4}`)
+	reCard     = regexp.MustCompile(d + `(?:[ \-－]?` + d + `){12,18}`)
+	reE164     = regexp.MustCompile(`[+＋]` + `[1-9１-９]` + `(?:[ \-.－]?\(?` + d + `\)?){7,14}`)
+	reJPSep    = regexp.MustCompile(`[0０]` + d + `{0,4}` + sep + d + `{1,4}` + sep + d + `{3,4}`)
+	reJPParen  = regexp.MustCompile(`[(（][0０]` + d + `{0,4}[)）]` + sep + `?` + d + `{1,4}` + sep + d + `{3,4}`)
+	reJPMobile = regexp.MustCompile(`[0０][5789５７８９][0０]` + d + `{8}`)
+	reNANP     = regexp.MustCompile(`(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[\-. ])[2-9]\d{2}[\-. ]\d{4}`)
+	reEmail    = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,63}`)
+)
+
+// digitsOf returns the ASCII digits of s (full-width digits converted), dropping everything else.
+func digitsOf(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r >= '０' && r <= '９':
+			b.WriteRune('0' + (r - '０'))
+		}
+	}
+	return b.String()
+}
+
+func isDigit(r rune) bool { return (r >= '0' && r <= '9') || (r >= '０' && r <= '９') }
+
+// joins reports whether r, next to a match, makes the match part of a larger token.
+// Kana and kanji do not join: Japanese text writes numbers right after them (番号123456789018).
+func joins(r rune) bool {
+	return isDigit(r) || r == '_' || (r < utf8.RuneSelf && isAlnum(byte(r))) ||
+		(r >= 'Ａ' && r <= 'Ｚ') || (r >= 'ａ' && r <= 'ｚ')
+}
+
+// groupContinues reports whether a grouped number continues past [start, end): the separator it uses
+// followed by a digit comes right after it or right before it (4111 1111 1111 1111 is not a 4-4-4
+// My Number followed by 1111).
+func groupContinues(s string, start, end int) bool {
+	var sepr rune = -1
+	for _, r := range s[start:end] {
+		if !isDigit(r) {
+			sepr = r
+			break
+		}
+	}
+	if sepr < 0 {
+		return false
+	}
+	if r, n := utf8.DecodeRuneInString(s[end:]); r == sepr {
+		if q, _ := utf8.DecodeRuneInString(s[end+n:]); isDigit(q) {
+			return true
+		}
+	}
+	if r, n := utf8.DecodeLastRuneInString(s[:start]); r == sepr {
+		if q, _ := utf8.DecodeLastRuneInString(s[:start-n]); isDigit(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// numberBounded checks the characters around a numeric match: no letter, digit or underscore on
+// either side, and no '.', '-', '/' or '+' that continues a run of digits (IP addresses, dates,
+// versions, longer numbers).
+func numberBounded(s string, start, end int) bool {
+	if start > 0 {
+		r, n := utf8.DecodeLastRuneInString(s[:start])
+		if joins(r) {
+			return false
+		}
+		if strings.ContainsRune(".-‐－−/+,", r) && start-n > 0 {
+			if q, _ := utf8.DecodeLastRuneInString(s[:start-n]); isDigit(q) {
+				return false
+			}
+		}
+	}
+	if end < len(s) {
+		r, n := utf8.DecodeRuneInString(s[end:])
+		if joins(r) {
+			return false
+		}
+		if strings.ContainsRune(".-‐－−/,", r) && end+n < len(s) {
+			if q, _ := utf8.DecodeRuneInString(s[end+n:]); isDigit(q) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// emailBounded checks that an address match is not a piece of a longer address-like token.
+func emailBounded(s string, start, end int) bool {
+	if start > 0 {
+		r, _ := utf8.DecodeLastRuneInString(s[:start])
+		if r < utf8.RuneSelf && (isAlnum(byte(r)) || strings.ContainsRune("._%+-@", r)) {
+			return false
+		}
+	}
+	if end < len(s) {
+		r, _ := utf8.DecodeRuneInString(s[end:])
+		if r < utf8.RuneSelf && (isAlnum(byte(r)) || r == '-' || r == '@' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+// findAll runs re over s from every position a previous candidate did not settle, so that a
+// candidate refused by check does not hide one that starts inside it.
+func findAll(s string, lo, hi int, re *regexp.Regexp, check func(m string, start, end int) bool, out func(start, end int)) {
+	findPrefix(s, lo, hi, re, func(m string, start, end int) int {
+		if check(m, start, end) {
+			return end
+		}
+		return -1
+	}, out)
+}
+
+// findPrefix is findAll for a check that may accept a prefix of the candidate: it returns the end of
+// what it accepts, or -1.
+//
+// Only s[lo:hi] is searched; the checks see all of s. A refused candidate is retried from the next
+// character that does not follow a digit: a match that starts right after a digit is never bounded.
+func findPrefix(s string, lo, hi int, re *regexp.Regexp, check func(m string, start, end int) int, out func(start, end int)) {
+	pos := lo
+	for pos < hi {
+		loc := re.FindStringIndex(s[pos:hi])
+		if loc == nil {
+			return
+		}
+		start, end := pos+loc[0], pos+loc[1]
+		if e := check(s[start:end], start, end); e > start {
+			out(start, e)
+			pos = e
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[start:])
+		pos = start + n
+		for isDigit(r) && pos < hi {
+			if r, n = utf8.DecodeRuneInString(s[pos:]); !isDigit(r) {
+				break
+			}
+			pos += n
+		}
+	}
+}
+
+// numericChar is a character a number may be written with: digits, separators, parentheses, plus.
+func numericChar(r rune) bool {
+	return isDigit(r) || strings.ContainsRune(" -‐‑–−－.()（）+＋", r)
+}
+
+// segments yields the maximal runs of numeric characters in s that could hold a match: at least 8
+// digits, and, when the run is only digits, at most 19 of them.
+func segments(s string, yield func(lo, hi int)) {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isDigit(r) && r != '(' && r != '（' && r != '+' && r != '＋' {
+			i += n
+			continue
+		}
+		lo, digits, other := i, 0, false
+		for i < len(s) {
+			r, n = utf8.DecodeRuneInString(s[i:])
+			if !numericChar(r) {
+				break
+			}
+			if isDigit(r) {
+				digits++
+			} else {
+				other = true
+			}
+			i += n
+		}
+		if digits >= 8 && (other || digits <= 19) {
+			yield(lo, i)
+		}
+	}
+}
+
+// detect finds every rule's matches in s. Overlapping matches are resolved in rule order (my-number,
+// payment-card, phone, email): a later rule's match that overlaps an earlier one is dropped.
+func detect(s string, rules ruleSet) []match {
+	if len(s) < 6 {
+		return nil
+	}
+	var ms []match
+	add := func(rule Rule, norm func(string) string) func(int, int) {
+		return func(start, end int) {
+			for _, m := range ms {
+				if start < m.end && m.start < end {
+					return
+				}
+			}
+			ms = append(ms, match{rule: rule, start: start, end: end, norm: norm(s[start:end])})
+		}
+	}
+	segments(s, func(lo, hi int) {
+		if rules.has(RuleMyNumber) {
+			findAll(s, lo, hi, reMyNumber, func(m string, start, end int) bool {
+				ds := digitsOf(m)
+				return len(ds) == 12 && consistentSeps(m) && validMyNumber(ds) && numberBounded(s, start, end) &&
+					!groupContinues(s, start, end)
+			}, add(RuleMyNumber, digitsOf))
+		}
+		if rules.has(RuleCard) {
+			findPrefix(s, lo, hi, reCard, longestPrefix(s, 13, func(ds string, start, end int) bool {
+				return len(ds) <= 19 && luhn(ds) && knownIIN(ds) && numberBounded(s, start, end)
+			}), add(RuleCard, digitsOf))
+		}
+		if rules.has(RulePhone) {
+			phone := add(RulePhone, func(m string) string { return phoneNorm(m) })
+			findPrefix(s, lo, hi, reE164, longestPrefix(s, 8, func(ds string, start, end int) bool {
+				return len(ds) <= 15 && balancedParens(s[start:end]) && numberBounded(s, start, end)
+			}), phone)
+			jp := func(m string, start, end int) bool {
+				n := len(digitsOf(m))
+				return (n == 10 || n == 11) && numberBounded(s, start, end)
+			}
+			findAll(s, lo, hi, reJPSep, jp, phone)
+			findAll(s, lo, hi, reJPParen, jp, phone)
+			findAll(s, lo, hi, reJPMobile, jp, phone)
+			findAll(s, lo, hi, reNANP, func(m string, start, end int) bool { return numberBounded(s, start, end) }, phone)
+		}
+	})
+	if rules.has(RuleEmail) && strings.IndexByte(s, '@') >= 0 {
+		findAll(s, 0, len(s), reEmail, func(m string, start, end int) bool { return emailBounded(s, start, end) },
+			add(RuleEmail, strings.ToLower))
+	}
+	return ms
+}
+
+// longestPrefix returns a check for findPrefix that accepts the longest prefix of a candidate that
+// ends in a digit, has at least minDigits digits and satisfies ok (given the prefix's digits).
+func longestPrefix(s string, minDigits int, ok func(ds string, start, end int) bool) func(string, int, int) int {
+	return func(_ string, start, end int) int {
+		for e := end; e > start; {
+			r, n := utf8.DecodeLastRuneInString(s[start:e])
+			if isDigit(r) {
+				ds := digitsOf(s[start:e])
+				if len(ds) < minDigits {
+					return -1
+				}
+				if ok(ds, start, e) {
+					return e
+				}
+			}
+			e -= n
+		}
+		return -1
+	}
+}
+
+// consistentSeps: a My Number is written as 12 digits or as three groups of four with the same
+// separator.
+func consistentSeps(m string) bool {
+	var seps []rune
+	for _, r := range m {
+		if !isDigit(r) {
+			seps = append(seps, r)
+		}
+	}
+	return len(seps) == 0 || (len(seps) == 2 && seps[0] == seps[1])
+}
+
+func balancedParens(m string) bool {
+	return strings.Count(m, "(") == strings.Count(m, ")") && strings.Count(m, "(") <= 1
+}
+
+// phoneNorm keeps the digits, with a leading '+' for international numbers, so that the same number
+// written with different separators hashes the same.
+func phoneNorm(m string) string {
+	ds := digitsOf(m)
+	if strings.HasPrefix(m, "+") || strings.HasPrefix(m, "＋") {
+		return "+" + ds
+	}
+	return ds
+}
+
+// CheckDigit computes the check digit of the first 11 digits of a My Number (ASCII digits), as the
+// Order for Enforcement of the Act on the Use of Numbers to Identify a Specific Individual, art. 8,
+// defines it: with Pn the n-th digit counted from the right of the 11 (P1 is the rightmost) and
+// Qn = n+1 for n ≤ 6, n−5 for n ≥ 7, let r = (Σ Pn×Qn) mod 11; the check digit is 0 when r ≤ 1,
+// else 11−r. It returns -1 when base is not 11 ASCII digits.
+func CheckDigit(base string) int {
+	if len(base) != 11 {
+		return -1
+	}
+	sum := 0
+	for n := 1; n <= 11; n++ {
+		c := base[11-n]
+		if c < '0' || c > '9' {
+			return -1
+		}
+		q := n + 1
+		if n >= 7 {
+			q = n - 5
+		}
+		sum += int(c-'0') * q
+	}
+	r := sum % 11
+	if r <= 1 {
+		return 0
+	}
+	return 11 - r
+}
+
+func validMyNumber(ds string) bool {
+	return len(ds) == 12 && CheckDigit(ds[:11]) == int(ds[11]-'0')
+}
+
+// luhn reports whether ds (ASCII digits) passes the Luhn check.
+func luhn(ds string) bool {
+	sum := 0
+	double := false
+	for i := len(ds) - 1; i >= 0; i-- {
+		v := int(ds[i] - '0')
+		if double {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// knownIIN reports whether a card number of this length starts with the issuer identification
+// number of a common scheme.
+func knownIIN(ds string) bool {
+	n := len(ds)
+	p := func(k int) int {
+		v := 0
+		for i := 0; i < k; i++ {
+			v = v*10 + int(ds[i]-'0')
+		}
+		return v
+	}
+	switch {
+	case ds[0] == '4': // Visa
+		return n == 13 || n == 16 || n == 19
+	case p(2) >= 51 && p(2) <= 55, p(4) >= 2221 && p(4) <= 2720: // Mastercard
+		return n == 16
+	case p(2) == 34 || p(2) == 37: // American Express
+		return n == 15
+	case p(4) == 6011, p(3) >= 644 && p(3) <= 649, p(2) == 65: // Discover
+		return n >= 16 && n <= 19
+	case p(4) >= 3528 && p(4) <= 3589: // JCB
+		return n >= 16 && n <= 19
+	case p(3) >= 300 && p(3) <= 305, p(2) == 36, p(2) == 38, p(2) == 39: // Diners Club
+		return n >= 14 && n <= 19
+	case p(2) == 62: // UnionPay
+		return n >= 16 && n <= 19
+	}
+	return false
+}
+
+// roleLocalParts are local parts that name a function of an organisation, not a person.
+var roleLocalParts = map[string]bool{
+	"abuse": true, "security": true, "soc": true, "cert": true, "csirt": true, "cirt": true, "noc": true,
+	"postmaster": true, "hostmaster": true, "webmaster": true, "admin": true, "administrator": true,
+	"support": true, "info": true, "contact": true, "noreply": true, "no-reply": true, "incident": true,
+	"incidents": true, "psirt": true, "phishing": true, "spam": true, "report": true, "helpdesk": true,
+}
+
+func roleAddress(addr string) bool {
+	local, _, ok := strings.Cut(strings.ToLower(addr), "@")
+	return ok && roleLocalParts[local]
+}
