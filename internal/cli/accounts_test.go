@@ -102,7 +102,8 @@ func TestAccountCommandsAudit(t *testing.T) {
 }
 
 // TestAccountChangesReachRunningServer changes accounts with the commands while a server holds the
-// same database open: a new token works at once, and revoking it or disabling its user shuts it out.
+// same database open: a new token works at once, and revoking it or disabling its user shuts it out
+// within server.ViewerTTL (the server's clock is advanced by that much after each change).
 func TestAccountChangesReachRunningServer(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "node")
 	runIn := func(args ...string) string { t.Helper(); return mustRun(t, append(args, "--data", dir)...) }
@@ -112,7 +113,9 @@ func TestAccountChangesReachRunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv, err := server.New(server.Options{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: config.Default().Limits, Version: "test"})
+	clock := time.Now()
+	srv, err := server.New(server.Options{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: config.Default().Limits, Version: "test",
+		Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +143,7 @@ func TestAccountChangesReachRunningServer(t *testing.T) {
 		t.Fatalf("new token: %d %q, want 200 reader", code, body)
 	}
 	runIn("token", "revoke", id[1])
+	clock = clock.Add(server.ViewerTTL)
 	if code, _ := get("dana", secret[1]); code != http.StatusUnauthorized {
 		t.Errorf("revoked token: %d, want 401", code)
 	}
@@ -151,6 +155,7 @@ func TestAccountChangesReachRunningServer(t *testing.T) {
 		t.Fatalf("second token: %d, want 200", code)
 	}
 	runIn("user", "disable", "dana")
+	clock = clock.Add(server.ViewerTTL)
 	if code, _ := get("dana", second[1]); code != http.StatusUnauthorized {
 		t.Errorf("token of a disabled user: %d, want 401", code)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -214,5 +215,49 @@ func TestAuthenticateStoreFault(t *testing.T) {
 	}
 	if strings.Contains(rec.Body.String(), "u-gone") {
 		t.Errorf("the error body names the private cause: %s", rec.Body)
+	}
+}
+
+// TestViewerCache: an accepted token's viewer is reused for ViewerTTL without reading the store, a
+// revocation takes effect after it, a token's expiry is never outlived, and refusals are not cached.
+func TestViewerCache(t *testing.T) {
+	st := &authStore{
+		tokens: map[[sha256.Size]byte]store.Token{},
+		users:  map[string]store.User{"u-alice": {ID: "u-alice", Name: "alice", OrgID: "identity--org-a", Role: store.RoleAnalyst}},
+	}
+	clock := time.Now()
+	alice := st.addToken(t, "u-alice", nil)
+	soon := st.addToken(t, "u-alice", func(tok *store.Token) { tok.ExpiresAt = clock.Add(ViewerTTL / 2) })
+	s, _ := newTestServer(t, st, nil)
+	s.now = func() time.Time { return clock }
+	h := s.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	code := func(token string) int {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/taxii2/", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code(alice) != http.StatusNoContent || code(soon) != http.StatusNoContent {
+		t.Fatal("valid tokens refused")
+	}
+	// Revoke alice's token in the store: still accepted from the cache within the TTL, not after.
+	for hash, tok := range st.tokens {
+		if tok.ExpiresAt.IsZero() {
+			tok.RevokedAt = clock
+			st.tokens[hash] = tok
+		}
+	}
+	clock = clock.Add(ViewerTTL / 4)
+	if code(alice) != http.StatusNoContent {
+		t.Error("the cached viewer was not used within the TTL")
+	}
+	clock = clock.Add(ViewerTTL / 2) // past soon's expiry, still within alice's TTL
+	if code(soon) != http.StatusUnauthorized {
+		t.Error("a cached viewer outlived its token's expiry")
+	}
+	clock = clock.Add(ViewerTTL)
+	if code(alice) != http.StatusUnauthorized {
+		t.Error("a revoked token still works after the TTL")
 	}
 }

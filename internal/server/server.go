@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/ingest"
@@ -30,6 +31,8 @@ type Options struct {
 	TAXII config.TAXII
 	// Version is reported by /metrics (renkei_build_info).
 	Version string
+	// Now is the clock of token checks (default time.Now).
+	Now func() time.Time
 }
 
 // Server serves one node's HTTP API. It holds no per-request state: everything a request needs is in
@@ -42,7 +45,9 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	taxii   http.Handler
-	matchIx matchIndex // the compiled indicators of POST /match (match.go)
+	matchIx matchIndex  // the compiled indicators of POST /match (match.go)
+	viewers viewerCache // accepted credentials, for ViewerTTL (auth.go)
+	now     func() time.Time
 }
 
 // New returns a Server with every route registered.
@@ -56,7 +61,11 @@ func New(o Options) (*Server, error) {
 	if o.Limits.MaxBodyBytes <= 0 || o.Limits.ShutdownTimeout <= 0 {
 		return nil, errors.New("server: limits not set (use config.Default().Limits)")
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	s := &Server{
+		now:     o.Now,
 		store:   o.Store,
 		logger:  o.Logger,
 		limits:  o.Limits,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/policy"
@@ -93,7 +95,7 @@ func (h *Handler) accessTo(ctx context.Context, root *config.APIRoot, c store.Co
 	if !inRoot(root, c) {
 		return access{}, nil
 	}
-	grants, err := h.o.Store.Grants(ctx, c.ID)
+	_, grants, err := h.collectionInfo(ctx, c.ID)
 	if err != nil {
 		return access{}, err
 	}
@@ -108,7 +110,7 @@ func (h *Handler) collectionOf(r *http.Request, v policy.Viewer) (*config.APIRoo
 	if err != nil {
 		return nil, access{}, err
 	}
-	c, err := h.o.Store.Collection(r.Context(), r.PathValue("cid"))
+	c, _, err := h.collectionInfo(r.Context(), r.PathValue("cid"))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, access{}, errNotFound
 	} else if err != nil {
@@ -174,4 +176,46 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request, v policy.Viewer
 	}
 	writeBody(w, http.StatusOK, st.Body)
 	return nil
+}
+
+// CollectionTTL is how long a collection and its grants are reused without reading the store: a new
+// grant, or a revoked one, takes effect on a running server within this time.
+const CollectionTTL = time.Second
+
+type cachedCollection struct {
+	c      store.Collection
+	grants []store.Grant
+	until  time.Time
+}
+
+// collectionCache maps a collection id or alias to the collection and its grants.
+type collectionCache struct {
+	mu sync.Mutex
+	m  map[string]cachedCollection
+}
+
+// collectionInfo returns a collection (by id or alias) and its grants, from the cache when fresh.
+func (h *Handler) collectionInfo(ctx context.Context, ref string) (store.Collection, []store.Grant, error) {
+	now := h.o.Now()
+	h.colls.mu.Lock()
+	e, ok := h.colls.m[ref]
+	h.colls.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.c, e.grants, nil
+	}
+	c, err := h.o.Store.Collection(ctx, ref)
+	if err != nil {
+		return c, nil, err
+	}
+	grants, err := h.o.Store.Grants(ctx, c.ID)
+	if err != nil {
+		return c, nil, err
+	}
+	h.colls.mu.Lock()
+	if h.colls.m == nil || len(h.colls.m) >= 1024 {
+		h.colls.m = map[string]cachedCollection{}
+	}
+	h.colls.m[ref] = cachedCollection{c: c, grants: grants, until: now.Add(CollectionTTL)}
+	h.colls.mu.Unlock()
+	return c, grants, nil
 }

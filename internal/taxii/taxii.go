@@ -60,6 +60,7 @@ type Handler struct {
 	roots map[string]*config.APIRoot
 	mux   *http.ServeMux
 	key   []byte
+	colls collectionCache
 }
 
 // New checks the options and builds the handler.
