@@ -2,14 +2,12 @@ package match
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
+	"sync"
 	"unsafe"
-
-	"github.com/gaissmai/bart"
 )
 
 // Index is an immutable compiled set of indicator values. Lookups are safe from any number of
@@ -22,18 +20,15 @@ import (
 //     evil.example matches evil.example and a.b.evil.example, never notevil.example.
 type Index struct {
 	exact table
-	cidr  *bart.Table[uint32] // value: index into cidrRefs of count, refs (covering blocks included)
-	// cidrRefs holds, for each indexed block, a count followed by the refs of the block and of every
-	// block containing it.
-	cidrRefs []uint32
+	v4    v4table // exact IPv4 addresses
+	cidr  cidrTable
 	// labels has bit n set when some domain indicator has n labels (n ≥ 127 counts as 127).
 	labels  [2]uint64
 	entries int // entries added, duplicates included
-	ncidr   int
 }
 
 // Len returns the number of distinct values in the index (CIDR blocks included).
-func (ix *Index) Len() int { return ix.exact.count + ix.ncidr }
+func (ix *Index) Len() int { return ix.exact.count + ix.v4.count + ix.cidr.count }
 
 // Entries returns the number of entries the index was built from.
 func (ix *Index) Entries() int { return ix.entries }
@@ -41,12 +36,13 @@ func (ix *Index) Entries() int { return ix.entries }
 // TableBytes returns the size of the exact table (slots, arena and ref lists), without the CIDR
 // table.
 func (ix *Index) TableBytes() int {
-	return len(ix.exact.slots)*8 + cap(ix.exact.arena) + cap(ix.exact.multi)*4
+	return len(ix.exact.slots)*8 + cap(ix.exact.arena) + cap(ix.exact.multi)*4 + len(ix.v4.slots)*8 + cap(ix.v4.multi)*4
 }
 
 // Builder compiles entries into an Index. It is not safe for concurrent use.
 type Builder struct {
 	tb     *tableBuilder
+	v4     []uint64 // address<<32 | ref
 	cidrs  []cidrEntry
 	labels [2]uint64
 	n      int
@@ -87,6 +83,11 @@ func (b *Builder) Add(e Entry) error {
 		b.n++
 		return nil
 	}
+	if k == KindIPv4 {
+		b.v4 = append(b.v4, uint64(binary.BigEndian.Uint32(hk[hdrLen:]))<<32|uint64(e.Ref))
+		b.n++
+		return nil
+	}
 	if k == KindDomain {
 		n := min(bytes.Count(hk[hdrLen:], []byte{'.'})+1, maxLabels)
 		b.labels[n/64] |= 1 << (n % 64)
@@ -102,47 +103,20 @@ func (b *Builder) Add(e Entry) error {
 
 // Build returns the Index. The Builder must not be used afterwards.
 func (b *Builder) Build() *Index {
-	ix := &Index{exact: b.tb.build(), labels: b.labels, entries: b.n}
-	b.tb = nil
-	ix.buildCIDR(b.cidrs)
-	b.cidrs = nil
-	return ix
-}
-
-// buildCIDR inserts the blocks shortest first, so that each block's list can start from the list
-// of the longest block containing it.
-func (ix *Index) buildCIDR(cidrs []cidrEntry) {
-	if len(cidrs) == 0 {
-		return
-	}
-	slices.SortFunc(cidrs, func(a, b cidrEntry) int {
-		return cmp.Or(cmp.Compare(a.p.Bits(), b.p.Bits()), a.p.Addr().Compare(b.p.Addr()), cmp.Compare(a.ref, b.ref))
+	seed := binary.LittleEndian.Uint64(b.tb.t.seed[:])
+	ix := &Index{labels: b.labels, entries: b.n}
+	// The three tables are independent: the addresses and blocks are laid out while the exact
+	// table is.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ix.v4 = buildV4(b.v4, seed)
+		ix.cidr = buildCIDR(b.cidrs)
 	})
-	ix.cidr = new(bart.Table[uint32])
-	for i := 0; i < len(cidrs); {
-		j := i + 1
-		for j < len(cidrs) && cidrs[j].p == cidrs[i].p {
-			j++
-		}
-		p := cidrs[i].p
-		at := uint32(len(ix.cidrRefs))
-		ix.cidrRefs = append(ix.cidrRefs, 0)
-		for k := i; k < j; k++ {
-			if k == i || cidrs[k].ref != cidrs[k-1].ref {
-				ix.cidrRefs = append(ix.cidrRefs, cidrs[k].ref)
-			}
-		}
-		if p.Bits() > 0 {
-			if v, ok := ix.cidr.LookupPrefix(netip.PrefixFrom(p.Addr(), p.Bits()-1).Masked()); ok {
-				c := ix.cidrRefs[v]
-				ix.cidrRefs = append(ix.cidrRefs, ix.cidrRefs[v+1:v+1+c]...)
-			}
-		}
-		ix.cidrRefs[at] = uint32(len(ix.cidrRefs)) - at - 1
-		ix.cidr.Insert(p, at)
-		ix.ncidr++
-		i = j
-	}
+	ix.exact = b.tb.build()
+	wg.Wait()
+	b.tb = nil
+	b.cidrs, b.v4 = nil, nil
+	return ix
 }
 
 // Lookup appends to dst the Refs of the indicators that value, read as kind, matches, and returns
@@ -169,21 +143,21 @@ func (ix *Index) lookupKey(dst []uint32, k Kind, hk []byte) []uint32 {
 	case KindDomain:
 		return ix.lookupDomain(dst, hk)
 	case KindCIDR:
-		if ix.cidr != nil {
-			var p netip.Prefix
-			if p.UnmarshalBinary(hk[hdrLen:]) == nil {
-				if v, ok := ix.cidr.LookupPrefix(p); ok {
-					dst = append(dst, ix.cidrRefs[v+1:v+1+ix.cidrRefs[v]]...)
-				}
+		var p netip.Prefix
+		if p.UnmarshalBinary(hk[hdrLen:]) == nil {
+			if v := ix.cidr.lookupPrefix(p); v != 0 {
+				dst = ix.cidr.appendRefs(dst, v)
 			}
 		}
 		return dst
-	case KindIPv4, KindIPv6:
-		if ix.cidr != nil {
-			a, _ := netip.AddrFromSlice(hk[hdrLen:])
-			if v, ok := ix.cidr.Lookup(a); ok {
-				dst = append(dst, ix.cidrRefs[v+1:v+1+ix.cidrRefs[v]]...)
-			}
+	case KindIPv4:
+		if v := ix.cidr.lookupAddr(hk[hdrLen:]); v != 0 {
+			dst = ix.cidr.appendRefs(dst, v)
+		}
+		return ix.v4.appendRefs(dst, binary.BigEndian.Uint32(hk[hdrLen:]))
+	case KindIPv6:
+		if v := ix.cidr.lookupAddr(hk[hdrLen:]); v != 0 {
+			dst = ix.cidr.appendRefs(dst, v)
 		}
 	}
 	if t.count == 0 {

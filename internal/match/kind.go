@@ -180,7 +180,9 @@ func decodeKey(k Kind, key []byte) string {
 // into an address). For KindCIDR the key is netip.Prefix's binary form. It does not allocate when
 // dst has room.
 func encodeKey(dst []byte, kind Kind, v []byte) (Kind, []byte, error) {
-	v = bytes.TrimSpace(v)
+	if len(v) > 0 && !(v[0] > ' ' && v[0] < 0x80 && v[len(v)-1] > ' ' && v[len(v)-1] < 0x80) {
+		v = bytes.TrimSpace(v)
+	}
 	if len(v) == 0 {
 		return kind, dst, errEmpty
 	}
@@ -399,8 +401,10 @@ func encodeDomain(dst, v []byte) (Kind, []byte, error) {
 var defaultPorts = map[string]string{"http": "80", "https": "443", "ftp": "21", "ws": "80", "wss": "443"}
 
 func encodeURL(dst, v []byte) (Kind, []byte, error) {
-	if bytes.IndexAny(v, " \t\r\n") >= 0 {
-		return KindURL, dst, errURLSpace
+	for _, c := range v {
+		if c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			return KindURL, dst, errURLSpace
+		}
 	}
 	n := len(dst)
 	rest := v
@@ -411,9 +415,9 @@ func encodeURL(dst, v []byte) (Kind, []byte, error) {
 	if h := bytes.IndexByte(rest, '#'); h >= 0 {
 		rest = rest[:h]
 	}
-	end := bytes.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
+	end := 0
+	for end < len(rest) && rest[end] != '/' && rest[end] != '?' {
+		end++
 	}
 	authority, tail := rest[:end], rest[end:]
 	dst = appendLower(dst, scheme)

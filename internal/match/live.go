@@ -57,25 +57,32 @@ func filterFrom(dst []uint32, n int, revoked map[uint32]struct{}) int {
 // Search looks up cands with sr and calls fn, in candidate order, for each candidate that matches,
 // with its refs (shared, valid during the call; revoked refs left out).
 func (s *Snapshot) Search(sr *Searcher, cands []Candidate, fn func(ci int, refs []uint32)) {
-	sr.found = sr.found[:0]
-	sr.search(s.base, cands)
-	if s.delta != nil {
-		sr.search(s.delta, cands)
-		slices.SortStableFunc(sr.found, func(a, b found) int { return int(a.ci - b.ci) })
-	}
-	var refs []uint32
-	for i := 0; i < len(sr.found); {
-		j := i
-		refs = refs[:0]
-		for ; j < len(sr.found) && sr.found[j].ci == sr.found[i].ci; j++ {
-			if _, gone := s.revoked[sr.found[j].ref]; !gone {
+	// In batches, so that the encoded keys and probes of one batch stay in the cache.
+	for off := 0; off < len(cands); off += searchBatch {
+		part := cands[off:min(off+searchBatch, len(cands))]
+		sr.found = sr.found[:0]
+		sr.search(s.base, part)
+		if s.delta != nil {
+			sr.search(s.delta, part)
+			slices.SortStableFunc(sr.found, func(a, b found) int { return int(a.ci - b.ci) })
+		}
+		for i := 0; i < len(sr.found); {
+			j := i
+			refs := sr.refs[:0]
+			for ; j < len(sr.found) && sr.found[j].ci == sr.found[i].ci; j++ {
+				if s.revoked != nil {
+					if _, gone := s.revoked[sr.found[j].ref]; gone {
+						continue
+					}
+				}
 				refs = append(refs, sr.found[j].ref)
 			}
+			sr.refs = refs
+			if len(refs) > 0 {
+				fn(off+int(sr.found[i].ci), refs)
+			}
+			i = j
 		}
-		if len(refs) > 0 {
-			fn(int(sr.found[i].ci), refs)
-		}
-		i = j
 	}
 }
 

@@ -80,7 +80,7 @@ func (m *Matcher) Run(ctx context.Context, r io.Reader, f Format, emit func(*Hit
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			w := &worker{src: m.Source, maxLine: c.maxLine, year: year, verify: m.Verify}
+			w := newWorker(m.Source, c.maxLine, c.size, year, m.Verify)
 			for j := range jobs {
 				j.out <- w.run(j.ch)
 				c.recycle(j.ch)
@@ -170,6 +170,14 @@ type worker struct {
 	cands   []Candidate
 	lines   []lineInfo // per line with candidates
 	candIx  []int32    // for each candidate, its index in lines
+}
+
+// newWorker returns a worker with room for the candidates of a typical chunk of size bytes.
+func newWorker(src Source, maxLine, size, year int, verify func([]uint32, []Candidate, time.Time) []uint32) *worker {
+	n := size / 32 // about one candidate in 32 bytes of log
+	return &worker{src: src, maxLine: maxLine, year: year, verify: verify,
+		cands: make([]Candidate, 0, n), candIx: make([]int32, 0, n), lines: make([]lineInfo, 0, n/4),
+		ev: Event{Cands: make([]Candidate, 0, 64)}}
 }
 
 type lineInfo struct {

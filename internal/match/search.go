@@ -2,8 +2,10 @@ package match
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"unsafe"
 )
 
 // Candidate is a value read from a log, to look up.
@@ -20,14 +22,15 @@ type Searcher struct {
 	keys   []byte  // encoded keys, each preceded by seed and class
 	probes []probe // exact-table probes, in candidate order
 	found  []found // results of the current Search, in candidate order
-	sink   uint64  // keeps the touching loads alive
+	refs   []uint32
 }
 
 type probe struct {
-	ci         int32 // candidate number; -1 for none
-	start, end int32 // keys[start:end] is seed | class | key
-	kind       Kind  // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
-	h          uint64
+	ci         int32  // candidate number; -1 for none
+	start, end int32  // keys[start:end] is seed | class | key
+	kind       Kind   // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
+	slot       uint32 // the first slot of an exact-table probe, set by search
+	h          uint64 // the hash of the key; for KindIPv4, the address
 }
 
 type found struct {
@@ -35,67 +38,152 @@ type found struct {
 	ref uint32
 }
 
+// searchBatch is how many candidates a Snapshot looks up at a time.
+const searchBatch = 1024
+
 // group is how many probes are touched before they are probed.
-const group = 32
+const group = 16
 
 // Search looks up cands in ix and calls fn, in candidate order, once for each candidate that
 // matches, with the refs it matched (shared, valid during the call).
 func (s *Searcher) Search(ix *Index, cands []Candidate, fn func(ci int, refs []uint32)) {
+	s.found = s.found[:0]
 	s.search(ix, cands)
-	var refs []uint32
 	for i := 0; i < len(s.found); {
 		j := i
-		refs = refs[:0]
+		refs := s.refs[:0]
 		for j < len(s.found) && s.found[j].ci == s.found[i].ci {
 			refs = append(refs, s.found[j].ref)
 			j++
 		}
+		s.refs = refs
 		fn(int(s.found[i].ci), refs)
 		i = j
 	}
 }
 
-// search fills s.found.
+// search appends the matches of cands in ix to s.found. The probes go through three stages, in
+// groups, software-pipelined: while group g has its first slots prefetched, group g-1 has those
+// slots read and the arena entry of a slot whose tag matches prefetched, and group g-2 is probed.
+// So each cache miss has two groups' worth of work to hide behind.
 func (s *Searcher) search(ix *Index, cands []Candidate) {
-	s.found = s.found[:0]
 	s.keys = s.keys[:0]
 	s.probes = s.probes[:0]
-	t := &ix.exact
 	for ci := range cands {
+		if ci+8 < len(cands) && len(cands[ci+8].Value) > 0 {
+			prefetch((*uint64)(unsafe.Pointer(&cands[ci+8].Value[0])))
+		}
 		s.encode(ix, int32(ci), cands[ci])
 	}
-	n := uint64(len(t.slots))
-	for g := 0; g < len(s.probes); g += group {
-		ps := s.probes[g:min(g+group, len(s.probes))]
-		if n > 0 {
-			for i := range ps {
-				idx, _ := bits.Mul64(ps[i].h, n)
-				s.sink += t.slots[idx]
-			}
+	ng := (len(s.probes) + group - 1) / group
+	for g := 0; g < ng+2; g++ {
+		if g < ng {
+			s.stage1(ix, s.groupAt(g))
 		}
-		for i := range ps {
-			p := &ps[i]
-			if p.kind == KindIPv4 || p.kind == KindIPv6 || p.kind == KindCIDR {
-				s.cidr(ix, p)
+		if g >= 1 && g-1 < ng {
+			s.stage2(ix, s.groupAt(g-1))
+		}
+		if g >= 2 {
+			s.stage3(ix, s.groupAt(g-2))
+		}
+	}
+}
+
+func (s *Searcher) groupAt(g int) []probe {
+	return s.probes[g*group : min((g+1)*group, len(s.probes))]
+}
+
+// stage1 prefetches the first slot of each probe (and the CIDR directory entry of an address).
+func (s *Searcher) stage1(ix *Index, ps []probe) {
+	t, v4, c4 := &ix.exact, &ix.v4, &ix.cidr.v4
+	n := uint64(len(t.slots))
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case KindIPv4:
+			a := uint32(p.h)
+			prefetch((*uint64)(unsafe.Pointer(&c4.dir[a>>c4.shift])))
+			if len(v4.slots) > 0 {
+				prefetch(&v4.slots[v4.home(a)])
 			}
-			if p.kind == KindCIDR || t.count == 0 {
-				continue
-			}
-			if off := t.find(s.keys[p.start:p.end], p.h); off != 0 {
-				s.appendFound(t, p.ci, off)
+		case KindCIDR:
+		default:
+			if n > 0 {
+				idx, _ := bits.Mul64(p.h, n)
+				p.slot = uint32(idx)
+				prefetch(&t.slots[idx])
 			}
 		}
 	}
 }
 
-func (s *Searcher) appendFound(t *table, ci int32, off uint32) {
-	ref := readRef(t.arena, off)
+// stage2 reads the slots stage1 fetched and prefetches what they point to.
+func (s *Searcher) stage2(ix *Index, ps []probe) {
+	t, c4 := &ix.exact, &ix.cidr.v4
+	n := uint64(len(t.slots))
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case KindIPv4:
+			a := uint32(p.h)
+			prefetch(&c4.iv[c4.dir[a>>c4.shift]])
+		case KindCIDR:
+		default:
+			if n > 0 {
+				if sl := t.slots[p.slot]; sl != 0 && uint32(sl>>32) == uint32(p.h) {
+					prefetch((*uint64)(unsafe.Pointer(&t.arena[uint32(sl)])))
+				}
+			}
+		}
+	}
+}
+
+// stage3 probes.
+func (s *Searcher) stage3(ix *Index, ps []probe) {
+	t, v4, c4 := &ix.exact, &ix.v4, &ix.cidr.v4
+	n := len(t.slots)
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case KindIPv4:
+			a := uint32(p.h)
+			if v := c4.lookup(a); v != 0 {
+				s.appendCIDR(&ix.cidr, p.ci, v)
+			}
+			if v, ok := v4.find(a); ok {
+				s.appendValue(v4.multi, p.ci, v)
+			}
+			continue
+		case KindIPv6:
+			if v := ix.cidr.lookupAddr(s.keys[p.start+hdrLen : p.end]); v != 0 {
+				s.appendCIDR(&ix.cidr, p.ci, v)
+			}
+		case KindCIDR:
+			var pf netip.Prefix
+			if pf.UnmarshalBinary(s.keys[p.start+hdrLen:p.end]) == nil {
+				if v := ix.cidr.lookupPrefix(pf); v != 0 {
+					s.appendCIDR(&ix.cidr, p.ci, v)
+				}
+			}
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		if off := t.findAt(s.keys[p.start:p.end], p.h, uint64(p.slot)); off != 0 {
+			s.appendValue(t.multi, p.ci, readRef(t.arena, off))
+		}
+	}
+}
+
+// appendValue appends the refs of a table value: a ref, or multiFlag | an index into multi.
+func (s *Searcher) appendValue(multi []uint32, ci int32, ref uint32) {
 	if ref&multiFlag == 0 {
 		s.found = append(s.found, found{ci, ref})
 		return
 	}
 	i := ref &^ multiFlag
-	for _, r := range t.multi[i+1 : i+1+t.multi[i]] {
+	for _, r := range multi[i+1 : i+1+multi[i]] {
 		s.found = append(s.found, found{ci, r})
 	}
 }
@@ -104,27 +192,10 @@ func readRef(a []byte, off uint32) uint32 {
 	return uint32(a[off]) | uint32(a[off+1])<<8 | uint32(a[off+2])<<16 | uint32(a[off+3])<<24
 }
 
-func (s *Searcher) cidr(ix *Index, p *probe) {
-	if ix.cidr == nil {
-		return
-	}
-	key := s.keys[p.start+hdrLen : p.end]
-	var v uint32
-	var ok bool
-	if p.kind == KindCIDR {
-		var pf netip.Prefix
-		if pf.UnmarshalBinary(key) != nil {
-			return
-		}
-		v, ok = ix.cidr.LookupPrefix(pf)
-	} else {
-		a, _ := netip.AddrFromSlice(key)
-		v, ok = ix.cidr.Lookup(a)
-	}
-	if ok {
-		for _, r := range ix.cidrRefs[v+1 : v+1+ix.cidrRefs[v]] {
-			s.found = append(s.found, found{p.ci, r})
-		}
+func (s *Searcher) appendCIDR(c *cidrTable, ci int32, v uint32) {
+	at := v - 1
+	for _, r := range c.refs[at+3 : at+3+c.refs[at]] {
+		s.found = append(s.found, found{ci, r})
 	}
 }
 
@@ -132,6 +203,12 @@ var zeroHdr [hdrLen]byte
 
 // encode appends the probes of one candidate.
 func (s *Searcher) encode(ix *Index, ci int32, c Candidate) {
+	if c.Kind == KindIP || c.Kind == KindIPv4 {
+		if a, ok := parseIPv4(c.Value); ok {
+			s.probes = append(s.probes, probe{ci: ci, kind: KindIPv4, h: uint64(binary.BigEndian.Uint32(a[:]))})
+			return
+		}
+	}
 	t := &ix.exact
 	start := len(s.keys)
 	s.keys = append(s.keys, zeroHdr[:]...)
@@ -141,16 +218,22 @@ func (s *Searcher) encode(ix *Index, ci int32, c Candidate) {
 		return
 	}
 	s.keys = keys
-	if k == KindDomain {
+	switch k {
+	case KindDomain:
 		s.encodeDomain(ix, ci, start)
 		return
-	}
-	if k == KindCIDR {
-		s.probes = append(s.probes, probe{ci: ci, start: int32(start), end: int32(len(s.keys)), kind: k})
+	case KindIPv4:
+		s.probes = append(s.probes, probe{ci: ci, kind: KindIPv4, h: uint64(binary.BigEndian.Uint32(s.keys[start+hdrLen:]))})
+		s.keys = s.keys[:start]
+		return
+	case KindCIDR:
+		if ix.cidr.count > 0 {
+			s.probes = append(s.probes, probe{ci: ci, start: int32(start), end: int32(len(s.keys)), kind: k})
+		}
 		return
 	}
 	if t.count == 0 { // only the CIDR table can match
-		if (k == KindIPv4 || k == KindIPv6) && ix.cidr != nil {
+		if k == KindIPv6 && ix.cidr.count > 0 {
 			s.probes = append(s.probes, probe{ci: ci, start: int32(start), end: int32(len(s.keys)), kind: k})
 		}
 		return

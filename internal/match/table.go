@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"sort"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -47,6 +49,12 @@ func (t *table) find(hk []byte, h uint64) uint32 {
 		return 0
 	}
 	i, _ := bits.Mul64(h, n)
+	return t.findAt(hk, h, i)
+}
+
+// findAt is find starting at slot i, the slot h selects.
+func (t *table) findAt(hk []byte, h uint64, i uint64) uint32 {
+	n := uint64(len(t.slots))
 	tag := uint32(h)
 	for {
 		s := t.slots[i]
@@ -103,7 +111,7 @@ type tableBuilder struct {
 
 func newTableBuilder(seed [8]byte, hint int) *tableBuilder {
 	b := &tableBuilder{t: table{seed: seed}}
-	b.t.arena = make([]byte, 1, 1+hint*24) // offset 0 is never an entry, so no slot is 0
+	b.t.arena = make([]byte, 1, 1+hint*28) // offset 0 is never an entry, so no slot is 0
 	b.hashes = make([]uint64, 0, hint)
 	b.offs = make([]uint32, 0, hint)
 	return b
@@ -125,40 +133,55 @@ func (b *tableBuilder) add(hk []byte, ref uint32) bool {
 }
 
 // build lays the entries out in slots, merging entries with equal keys. The entries are inserted
-// grouped by the region of the table they land in, so that the writes are close to sequential.
+// grouped by the region of the table they land in, so that the writes are close to sequential,
+// and the two halves of the table are filled at the same time: an entry whose probe would run past
+// the end of its half is left for a last pass, after both halves are done.
 func (b *tableBuilder) build() table {
 	t := b.t
 	n := len(b.offs)
 	nslots := uint64(max(8, n*loadNum/loadDen+1))
 	t.slots = make([]uint64, nslots)
 	order := bucketOrder(b.hashes, nslots)
-	extra := map[uint32][]uint32{}
-	for _, e := range order {
-		h, off := b.hashes[e], b.offs[e]
-		i, _ := bits.Mul64(h, nslots)
-		tag := uint32(h)
-		_, key := t.entryAt(off)
-		for {
-			s := t.slots[i]
-			if s == 0 {
-				t.slots[i] = uint64(tag)<<32 | uint64(off)
-				t.count++
-				break
-			}
-			if uint32(s>>32) == tag {
-				c0, k0 := t.entryAt(uint32(s))
-				if c0 == t.arena[off+4] && bytes.Equal(k0, key) {
-					first := uint32(s)
-					ref := binary.LittleEndian.Uint32(t.arena[off:])
-					if ref != binary.LittleEndian.Uint32(t.arena[first:]) && !containsRef(extra[first], ref) {
-						extra[first] = append(extra[first], ref)
-					}
-					break
+	// order is sorted by region of home slots: split it at the region boundary nearest the middle
+	// of the table. A small table is one region, filled by the first half alone.
+	midSlot := nslots >> (bucketShift + 1) << bucketShift
+	mid := len(order)
+	if midSlot > 0 {
+		mid = sort.Search(len(order), func(k int) bool {
+			i, _ := bits.Mul64(b.hashes[order[k]], nslots)
+			return i >= midSlot
+		})
+	}
+	type part struct {
+		extra    map[uint32][]uint32
+		overflow []uint32
+		count    int
+	}
+	parts := [2]part{{extra: map[uint32][]uint32{}}, {extra: map[uint32][]uint32{}}}
+	var wg sync.WaitGroup
+	for w, r := range [2][2]int{{0, mid}, {mid, len(order)}} {
+		end := midSlot
+		if w == 1 || midSlot == 0 {
+			end = nslots
+		}
+		p := &parts[w]
+		wg.Go(func() {
+			for _, e := range order[r[0]:r[1]] {
+				if !b.insert(&t, e, end, p.extra, &p.count) {
+					p.overflow = append(p.overflow, e)
 				}
 			}
-			if i++; i == nslots {
-				i = 0
-			}
+		})
+	}
+	wg.Wait()
+	extra := parts[0].extra
+	for r, refs := range parts[1].extra {
+		extra[r] = refs
+	}
+	t.count = parts[0].count + parts[1].count
+	for _, p := range parts {
+		for _, e := range p.overflow {
+			b.insert(&t, e, 0, extra, &t.count)
 		}
 	}
 	for off, refs := range extra {
@@ -174,6 +197,42 @@ func (b *tableBuilder) build() table {
 	return t
 }
 
+// insert puts entry e in t, or adds its ref to the entry with the same key. With end > 0 the probe
+// may not reach slot end: insert then returns false and leaves t as it was.
+func (b *tableBuilder) insert(t *table, e uint32, end uint64, extra map[uint32][]uint32, count *int) bool {
+	nslots := uint64(len(t.slots))
+	h, off := b.hashes[e], b.offs[e]
+	i, _ := bits.Mul64(h, nslots)
+	tag := uint32(h)
+	for {
+		s := t.slots[i]
+		if s == 0 {
+			t.slots[i] = uint64(tag)<<32 | uint64(off)
+			*count++
+			return true
+		}
+		if uint32(s>>32) == tag {
+			c0, k0 := t.entryAt(uint32(s))
+			c1, k1 := t.entryAt(off)
+			if c0 == c1 && bytes.Equal(k0, k1) {
+				first := uint32(s)
+				ref := binary.LittleEndian.Uint32(t.arena[off:])
+				if ref != binary.LittleEndian.Uint32(t.arena[first:]) && !containsRef(extra[first], ref) {
+					extra[first] = append(extra[first], ref)
+				}
+				return true
+			}
+		}
+		i++
+		if end > 0 && i == end {
+			return false
+		}
+		if i == nslots {
+			i = 0
+		}
+	}
+}
+
 func containsRef(refs []uint32, r uint32) bool {
 	for _, x := range refs {
 		if x == r {
@@ -186,8 +245,11 @@ func containsRef(refs []uint32, r uint32) bool {
 // bucketOrder returns the entry numbers grouped by the region of nslots their hash selects (a
 // counting sort on the top bits of the slot number): inserting in this order touches the table
 // nearly sequentially instead of at random.
+// bucketShift makes the regions of bucketOrder 4096 slots (32 KiB).
+const bucketShift = 12
+
 func bucketOrder(hashes []uint64, nslots uint64) []uint32 {
-	const shift = 12 // buckets of 4096 slots (32 KiB)
+	const shift = bucketShift
 	nb := nslots>>shift + 1
 	counts := make([]uint32, nb+1)
 	for _, h := range hashes {
