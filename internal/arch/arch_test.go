@@ -27,6 +27,7 @@ var layers = map[string]int{
 	"correlate":    3,
 	"formats":      3,
 	"formats/":     3,
+	"formats/misp": 4, // maps MISP distribution and sharing groups to policy's markings
 	"ingest":       4,
 	"taxii":        5,
 	"server":       6,
@@ -39,7 +40,7 @@ var layers = map[string]int{
 }
 
 // httpAllowed are the packages that may import net/http.
-var httpAllowed = map[string]bool{"server": true, "taxii": true, "web": true, "taxiiclient": true, "federation": true}
+var httpAllowed = map[string]bool{"server": true, "taxii": true, "web": true, "taxiiclient": true, "federation": true, "cli": true}
 
 func rank(t *testing.T, pkg string) (int, string) {
 	t.Helper()
