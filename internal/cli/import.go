@@ -17,7 +17,7 @@ import (
 const maxRejectedLines = 20
 
 func runImport(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "import", "renkei import [--data DIR] [--collection C] [--strict] [--format stix|misp|misp-feed|misp-galaxy] FILE|- ...",
+	f := newFlags(e, "import", "renkei import [--data DIR] [--collection C] [--strict] [--format stix|misp|misp-feed|misp-galaxy|text] FILE|- ...",
 		`Import STIX 2.1 (or 2.0) content: a bundle, a single object or a JSON array of objects per file;
 "-" reads stdin. Objects already stored with the same content count as duplicates.
 Prints "accepted N, duplicate N, rejected N" and one line on stderr per rejected object (the first
@@ -27,14 +27,15 @@ could not be read.`)
 	dir := f.dataDir()
 	collection := f.String("collection", "", "also add the objects to this `collection` (alias or id)")
 	strict := f.Bool("strict", false, "import each file all or nothing")
-	format := f.String("format", "stix", "input `format`: stix, misp (MISP events), misp-feed (a MISP feed directory or https:// URL), misp-galaxy (a galaxy clusters file)")
+	format := f.String("format", "stix", "input `format`: stix, misp (MISP events), misp-feed (a MISP feed directory or https:// URL), misp-galaxy (a galaxy clusters file), text (indicators from a written report)")
 	mf := addMISPFlags(f)
+	tf := addTextFlags(f)
 	files, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	if *format != "stix" && !isMISPFormat(*format) {
-		return usageError("import", "unknown --format %q: stix, misp, misp-feed or misp-galaxy", *format)
+	if *format != "stix" && *format != "text" && !isMISPFormat(*format) {
+		return usageError("import", "unknown --format %q: stix, misp, misp-feed, misp-galaxy or text", *format)
 	}
 	if len(files) == 0 {
 		return usageError("import", "import needs at least one file, or - for stdin")
@@ -59,6 +60,9 @@ could not be read.`)
 	defer ingest.LimitHeap()()
 	if isMISPFormat(*format) {
 		return runImportMISP(ctx, e, st, im, opt, *format, files, mf)
+	}
+	if *format == "text" {
+		return runImportText(ctx, e, st, im, opt, files, tf)
 	}
 	var total ingest.Report
 	printed := 0
