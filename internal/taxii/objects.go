@@ -137,16 +137,41 @@ func (h *Handler) parse(r *http.Request, allowed params) (query, error) {
 	return q, nil
 }
 
-func (h *Handler) getObjects(w http.ResponseWriter, r *http.Request, v policy.Viewer) error {
+// readPage is what the four read endpoints share: the collection must be readable, the query is
+// parsed for the endpoint, one page is listed for the viewer; on the object endpoints, an object of
+// which the viewer may read no form in the collection is not found.
+func (h *Handler) readPage(r *http.Request, v policy.Viewer, allowed params, endpoint string, object bool) (page, error) {
 	a, err := h.readable(r, v)
 	if err != nil {
-		return err
+		return page{}, err
 	}
-	q, err := h.parse(r, paramsObjects)
+	q, err := h.parse(r, allowed)
 	if err != nil {
-		return err
+		return page{}, err
 	}
-	p, err := h.list(r, v, a, q, listing{endpoint: "objects"})
+	l := listing{endpoint: endpoint}
+	if object {
+		if l.objectID = r.PathValue("oid"); !validID(l.objectID) {
+			return page{}, errNotFound
+		}
+		if endpoint == "versions" {
+			q.versions = store.VersionMatch{Kind: store.VersionsAll}
+		}
+	}
+	p, err := h.list(r, v, a, q, l)
+	if err != nil {
+		return page{}, err
+	}
+	if object && len(p.versions) == 0 && q.next == "" {
+		if err := h.mustSee(r, v, a, l.objectID); err != nil {
+			return page{}, err
+		}
+	}
+	return p, nil
+}
+
+func (h *Handler) getObjects(w http.ResponseWriter, r *http.Request, v policy.Viewer) error {
+	p, err := h.readPage(r, v, paramsObjects, "objects", false)
 	if err != nil {
 		return err
 	}
@@ -167,15 +192,7 @@ func writeObjects(w http.ResponseWriter, p page) {
 }
 
 func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, v policy.Viewer) error {
-	a, err := h.readable(r, v)
-	if err != nil {
-		return err
-	}
-	q, err := h.parse(r, paramsObjects)
-	if err != nil {
-		return err
-	}
-	p, err := h.list(r, v, a, q, listing{endpoint: "manifest"})
+	p, err := h.readPage(r, v, paramsObjects, "manifest", false)
 	if err != nil {
 		return err
 	}
@@ -210,26 +227,9 @@ func appendString(b *bytes.Buffer, s string) {
 // getObject answers the forms of one object. An object none of whose forms the viewer may read in the
 // collection is not found, exactly like one that does not exist.
 func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, v policy.Viewer) error {
-	a, err := h.readable(r, v)
+	p, err := h.readPage(r, v, paramsObject, "object", true)
 	if err != nil {
 		return err
-	}
-	q, err := h.parse(r, paramsObject)
-	if err != nil {
-		return err
-	}
-	oid := r.PathValue("oid")
-	if !validID(oid) {
-		return errNotFound
-	}
-	p, err := h.list(r, v, a, q, listing{endpoint: "object", objectID: oid})
-	if err != nil {
-		return err
-	}
-	if len(p.versions) == 0 && q.next == "" {
-		if err := h.mustSee(r, v, a, oid); err != nil {
-			return err
-		}
 	}
 	writeObjects(w, p)
 	return nil
@@ -249,27 +249,9 @@ func (h *Handler) mustSee(r *http.Request, v policy.Viewer, a access, oid string
 }
 
 func (h *Handler) versions(w http.ResponseWriter, r *http.Request, v policy.Viewer) error {
-	a, err := h.readable(r, v)
+	p, err := h.readPage(r, v, paramsVersion, "versions", true)
 	if err != nil {
 		return err
-	}
-	q, err := h.parse(r, paramsVersion)
-	if err != nil {
-		return err
-	}
-	oid := r.PathValue("oid")
-	if !validID(oid) {
-		return errNotFound
-	}
-	q.versions = store.VersionMatch{Kind: store.VersionsAll}
-	p, err := h.list(r, v, a, q, listing{endpoint: "versions", objectID: oid})
-	if err != nil {
-		return err
-	}
-	if len(p.versions) == 0 && q.next == "" {
-		if err := h.mustSee(r, v, a, oid); err != nil {
-			return err
-		}
 	}
 	dateHeaders(w, p.versions)
 	writeBody(w, http.StatusOK, envelope(p, "versions", func(b *bytes.Buffer) {
