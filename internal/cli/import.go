@@ -103,6 +103,12 @@ could not be read.`)
 	if more := total.Rejected - printed; more > 0 && printed > 0 {
 		fmt.Fprintf(e.stderr, "rejected: … and %d more\n", more)
 	}
+	return finishImport(e, total, runErr)
+}
+
+// finishImport prints the totals of an import and turns them into its result: the run's error, else
+// a failure when any object was rejected.
+func finishImport(e *env, total ingest.Report, runErr error) error {
 	fmt.Fprintf(e.stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
 	switch {
 	case runErr != nil:

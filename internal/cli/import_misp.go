@@ -165,15 +165,7 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		fmt.Fprintf(e.stdout, "events %d, attributes %d: indicators %d, observables %d, notes %d, references %d, vulnerabilities %d, skipped %d\n",
 			counts.Objects, counts.Attributes, counts.Indicators, counts.Observables, counts.Notes, counts.References, counts.Vulnerabilities, counts.Skipped)
 	}
-	fmt.Fprintf(e.stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
-	switch {
-	case runErr != nil:
-		return runErr
-	case total.Rejected > 0:
-		return withHint(fmt.Errorf("%d objects were rejected", total.Rejected),
-			"the lines starting with 'rejected:' say which object and why; the other objects were kept")
-	}
-	return nil
+	return finishImport(e, total, runErr)
 }
 
 func readMISPEvents(e *env, name string) ([]*misp.Event, error) {

@@ -92,9 +92,5 @@ func runImportText(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		total.Duplicate += rep.Duplicate
 		total.Rejected += rep.Rejected
 	}
-	fmt.Fprintf(e.stdout, "accepted %d, duplicate %d, rejected %d\n", total.Accepted, total.Duplicate, total.Rejected)
-	if total.Rejected > 0 {
-		return &cliError{err: fmt.Errorf("%d objects were rejected", total.Rejected), code: ExitFailure}
-	}
-	return nil
+	return finishImport(e, total, nil)
 }
