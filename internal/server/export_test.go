@@ -3,16 +3,13 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
-	"github.com/renkei-cti/renkei/internal/store/sqlite"
 )
 
 const (
@@ -33,39 +30,10 @@ func exportIndicator(n int, name, pat, marking string) string {
 // 1 and is readable by B only.
 func exportNode(t *testing.T) (http.Handler, map[string]string) {
 	t.Helper()
+	st, tokens := policyNode(t, []store.Organisation{{ID: exportOrgA, Name: "A"}, {ID: exportOrgB, Name: "B"}},
+		[]store.User{{ID: "u-alice", Name: "alice", OrgID: exportOrgA, Role: store.RoleAnalyst},
+			{ID: "u-bob", Name: "bob", OrgID: exportOrgB, Role: store.RoleReader}})
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := st.InitNode(ctx, store.NodeInfo{ID: "node-1", OwnerOrg: exportOrgA}); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range []store.Organisation{{ID: exportOrgA, Name: "A"}, {ID: exportOrgB, Name: "B"}} {
-		if err := st.CreateOrganisation(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tokens := map[string]string{}
-	for _, u := range []store.User{{ID: "u-alice", Name: "alice", OrgID: exportOrgA, Role: store.RoleAnalyst},
-		{ID: "u-bob", Name: "bob", OrgID: exportOrgB, Role: store.RoleReader}} {
-		if err := st.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		secret, hash, err := NewToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateToken(ctx, store.Token{ID: "tok-" + u.Name, UserID: u.ID, Hash: hash, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		tokens[u.Name] = string(secret)
-	}
 	var objs []string
 	for _, m := range stix.BuiltinMarkings() {
 		objs = append(objs, string(m.JSON))

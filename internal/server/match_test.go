@@ -8,19 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/ingest"
 	"github.com/renkei-cti/renkei/internal/match"
-	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
-	"github.com/renkei-cti/renkei/internal/store/sqlite"
 )
 
 const (
@@ -41,39 +37,9 @@ func matchIndicator(n int, pat, marking string) string {
 // two indicators of A: 1 is TLP:GREEN, 2 is TLP:RED (readable by A only).
 func matchNode(t *testing.T) (h http.Handler, st store.Store, tokens map[string]string) {
 	t.Helper()
-	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := st.InitNode(ctx, store.NodeInfo{ID: "node-1", OwnerOrg: matchOrgA}); err != nil {
-		t.Fatal(err)
-	}
-	tokens = map[string]string{}
-	for _, o := range []store.Organisation{{ID: matchOrgA, Name: "A"}, {ID: matchOrgB, Name: "B"}} {
-		if err := st.CreateOrganisation(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []store.User{{ID: "u-alice", Name: "alice", OrgID: matchOrgA, Role: store.RoleAnalyst},
-		{ID: "u-bob", Name: "bob", OrgID: matchOrgB, Role: store.RoleAnalyst}} {
-		if err := st.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		secret, hash, err := NewToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateToken(ctx, store.Token{ID: "tok-" + u.Name, UserID: u.ID, Hash: hash, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		tokens[u.Name] = string(secret)
-	}
+	st, tokens = policyNode(t, []store.Organisation{{ID: matchOrgA, Name: "A"}, {ID: matchOrgB, Name: "B"}},
+		[]store.User{{ID: "u-alice", Name: "alice", OrgID: matchOrgA, Role: store.RoleAnalyst},
+			{ID: "u-bob", Name: "bob", OrgID: matchOrgB, Role: store.RoleAnalyst}})
 	var objs []string
 	for _, m := range stix.BuiltinMarkings() {
 		objs = append(objs, string(m.JSON))
