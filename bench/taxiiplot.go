@@ -1,15 +1,7 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // writeTAXIIPlot draws the -taxii figures against the collection's size, with panel from plot.go:
@@ -42,32 +34,4 @@ func writeTAXIIPlot(path string, rec *recorder) error {
 	}
 	panels[len(panels)-1].X.Label.Text = "objects in the collection (log scale)"
 	return savePanels(path, panels)
-}
-
-// savePanels draws plots one above the other into a PNG file.
-func savePanels(path string, panels []*plot.Plot) error {
-	img := vgimg.New(8*vg.Inch, vg.Length(len(panels))*4*vg.Inch)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadX: vg.Millimeter, PadY: 6 * vg.Millimeter,
-		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter}
-	grid := make([][]*plot.Plot, len(panels))
-	for i, p := range panels {
-		grid[i] = []*plot.Plot{p}
-	}
-	canvases := plot.Align(grid, tiles, dc)
-	for i, p := range panels {
-		p.Draw(canvases[i][0])
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("creating the folder of the plot: %w", err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("creating the plot: %w", err)
-	}
-	_, werr := vgimg.PngCanvas{Canvas: img}.WriteTo(f)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return fmt.Errorf("writing the plot: %w", err)
-	}
-	return nil
 }
