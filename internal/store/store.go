@@ -264,8 +264,6 @@ type Objects interface {
 	// Related returns the edges from or to id among the latest forms of objects, but for those
 	// whose type HubEdge names.
 	Related(ctx context.Context, id string) ([]stix.Edge, error)
-	// FindObservable returns the ids of objects whose latest version carries the observable.
-	FindObservable(ctx context.Context, o stix.Observable) ([]string, error)
 	// ObservableVersions returns the latest forms of the objects that carry the observable, in
 	// stored order, narrowed to scope when it is set, without their raw bytes; at most limit.
 	ObservableVersions(ctx context.Context, o stix.Observable, scope *ReadScope, limit int) ([]Version, error)

@@ -135,9 +135,9 @@ func TestHashCollisions(t *testing.T) {
 	if want := []stix.Edge{a.Object.Edges[0]}; err != nil || !slices.Equal(edges, want) {
 		t.Errorf("Related = %v, %v; want %v", edges, err, want)
 	}
-	ids, err := s.FindObservable(ctx, ip1)
-	if err != nil || !slices.Equal(ids, []string{a.Object.ID}) {
-		t.Errorf("FindObservable = %v, %v; want only a", ids, err)
+	obs, err := s.ObservableVersions(ctx, ip1, nil, 10)
+	if err != nil || len(obs) != 1 || obs[0].ID != a.Object.ID {
+		t.Errorf("ObservableVersions = %d versions (%v); want only a's", len(obs), err)
 	}
 	// A new version of a: b's version, under a's hash, must not be taken for one of a's.
 	a2 := testVersion(t, a.Object.ID, 2)

@@ -474,40 +474,6 @@ func (s *Store) Related(ctx context.Context, id string) ([]stix.Edge, error) {
 	return slices.Compact(edges), nil
 }
 
-// FindObservable returns the ids of objects whose latest version carries o, in id order.
-func (s *Store) FindObservable(ctx context.Context, o stix.Observable) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT x.ref, v.id, v.observables FROM observable_keys x CROSS JOIN object_versions v ON v.vid = x.ref >> 20
-		WHERE x.hash = ? AND v.latest`, fnv64(o.Kind, o.Value, true))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var (
-			ref  int64
-			id   string
-			blob []byte
-		)
-		if err := rows.Scan(&ref, &id, &blob); err != nil {
-			return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
-		}
-		obs, err := decodeObservables(blob)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: find observable %s %q: the latest version of %s: %w", o.Kind, o.Value, id, err)
-		}
-		if _, n := obsRefParts(ref); n < len(obs) && obs[n] == o {
-			ids = append(ids, id)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: find observable %s %q: %w", o.Kind, o.Value, err)
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids), nil
-}
-
 // ObservableVersions returns the latest forms carrying o, narrowed to scope. See store.Objects.
 func (s *Store) ObservableVersions(ctx context.Context, o stix.Observable, scope *store.ReadScope, limit int) ([]store.Version, error) {
 	if limit <= 0 {

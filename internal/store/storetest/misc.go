@@ -82,8 +82,8 @@ func testRelated(t *testing.T, s store.Store) {
 	}
 }
 
-// testFindObservable: FindObservable finds the objects whose latest version carries a value.
-func testFindObservable(t *testing.T, s store.Store) {
+// testObservableVersions: ObservableVersions finds the objects whose latest version carries a value.
+func testObservableVersions(t *testing.T, s store.Store) {
 	a, b, c := newID("indicator"), newID("indicator"), newID("ipv4-addr")
 	ip1 := stix.Observable{Kind: "ipv4-addr", Value: "198.51.100.1"}
 	ip2 := stix.Observable{Kind: "ipv4-addr", Value: "198.51.100.2"}
@@ -106,10 +106,15 @@ func testFindObservable(t *testing.T, s store.Store) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.o.Kind+"="+tc.o.Value, func(t *testing.T) {
-			got, err := s.FindObservable(t.Context(), tc.o)
+			vs, err := s.ObservableVersions(t.Context(), tc.o, nil, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
+			var got []string
+			for _, v := range vs {
+				got = append(got, v.ID)
+			}
+			slices.Sort(got)
 			want := slices.Clone(tc.want)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {

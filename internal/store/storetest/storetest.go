@@ -50,7 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ScanEqualsPaging", testScanEqualsPaging},
 		{"ScanStops", testScanStops},
 		{"Related", testRelated},
-		{"FindObservable", testFindObservable},
+		{"ObservableVersions", testObservableVersions},
 		{"Organisations", testOrganisations},
 		{"Users", testUsers},
 		{"Tokens", testTokens},
