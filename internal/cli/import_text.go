@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -65,16 +64,7 @@ func runImportText(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 	}
 	var total ingest.Report
 	for _, name := range files {
-		var r io.Reader = e.stdin
-		if name != "-" {
-			fh, err := os.Open(name)
-			if err != nil {
-				return withHint(fmt.Errorf("import: %w", err), "give the path of a text report, or - for stdin")
-			}
-			defer fh.Close()
-			r = fh
-		}
-		ex, err := text.Extract(ctx, r, text.Limits{})
+		ex, err := extractFile(ctx, e, name)
 		if err != nil {
 			return fmt.Errorf("import: %s: %w", name, err)
 		}
@@ -93,4 +83,17 @@ func runImportText(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		total.Rejected += rep.Rejected
 	}
 	return finishImport(e, total, nil)
+}
+
+// extractFile extracts the indicators of one report file, or of stdin for "-", and closes it.
+func extractFile(ctx context.Context, e *env, name string) (*text.Extraction, error) {
+	if name == "-" {
+		return text.Extract(ctx, e.stdin, text.Limits{})
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, withHint(err, "give the path of a text report, or - for stdin")
+	}
+	defer fh.Close()
+	return text.Extract(ctx, fh, text.Limits{})
 }

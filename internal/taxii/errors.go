@@ -99,5 +99,3 @@ func sortStrings(s []string) []string {
 	slices.Sort(s)
 	return s
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

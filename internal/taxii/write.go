@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,7 +95,7 @@ func (h *Handler) addObjects(w http.ResponseWriter, r *http.Request, v policy.Vi
 		st.Successes = append(st.Successes, d)
 	}
 	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
-	body2, err := jsonMarshal(st)
+	body2, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
