@@ -15,6 +15,7 @@ import (
 
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/demo"
+	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/ingest"
 	"github.com/renkei-cti/renkei/internal/server"
 	"github.com/renkei-cti/renkei/internal/store"
@@ -92,7 +93,12 @@ Settings come from the defaults, then the --config file, then $RENKEI_DATA, then
 	// this one before the demo directory is removed).
 	defer closeStore(st, &err)
 
-	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: versionString()})
+	guard, err := pii.LoadPolicy(cfg.PersonalData.Mode, cfg.PersonalData.HashKeyFile)
+	if err != nil {
+		return fmt.Errorf("personal_data: %w", err)
+	}
+	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII,
+		Version: versionString(), PII: guard})
 	if err != nil {
 		return err
 	}

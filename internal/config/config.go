@@ -35,6 +35,18 @@ type Config struct {
 	LogFormat string `json:"log_format"`
 	Limits    Limits `json:"limits"`
 	TAXII     TAXII  `json:"taxii"`
+	// PersonalData is the personal-data guard applied to every copy of an object that leaves its
+	// organisation: TAXII reads by another organisation and exports.
+	PersonalData PersonalData `json:"personal_data"`
+}
+
+// PersonalData configures the personal-data guard (docs/EXPORT.md): what happens to a copy that holds
+// personal data, and the key of the hash mode.
+type PersonalData struct {
+	// Mode is block, redact or hash.
+	Mode string `json:"mode"`
+	// HashKeyFile holds the node's secret key for hash mode (hex, or the raw bytes; at least 32 bytes).
+	HashKeyFile string `json:"hash_key_file"`
 }
 
 // TAXII configures the TAXII 2.1 service: the discovery resource and the API roots. Collections are
@@ -108,6 +120,7 @@ func Default() Config {
 			PageSize:    100,
 			MaxPageSize: 1000,
 		},
+		PersonalData: PersonalData{Mode: "redact"},
 	}
 }
 
@@ -217,6 +230,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.TAXII.validate(l.MaxBodyBytes)...)
+	switch pd := c.PersonalData; {
+	case pd.Mode != "block" && pd.Mode != "redact" && pd.Mode != "hash":
+		add("personal_data.mode: %q must be block, redact or hash", pd.Mode)
+	case pd.Mode == "hash" && pd.HashKeyFile == "":
+		add("personal_data: mode hash needs hash_key_file")
+	}
 	return errors.Join(errs...)
 }
 

@@ -115,6 +115,10 @@ func TestValidate(t *testing.T) {
 		{name: "taxii root twice", edit: func(c *Config) { c.TAXII.APIRoots = append(c.TAXII.APIRoots, c.TAXII.APIRoots[0]) }, want: []string{"used twice"}},
 		{name: "taxii body over the server's", edit: func(c *Config) { c.TAXII.APIRoots[0].MaxContentLength = c.Limits.MaxBodyBytes + 1 }, want: []string{"max_content_length"}},
 		{name: "taxii page sizes", edit: func(c *Config) { c.TAXII.PageSize = 2000 }, want: []string{"page_size"}},
+		{name: "personal data block", edit: func(c *Config) { c.PersonalData.Mode = "block" }},
+		{name: "personal data hash with key", edit: func(c *Config) { c.PersonalData = PersonalData{Mode: "hash", HashKeyFile: "k"} }},
+		{name: "personal data hash without key", edit: func(c *Config) { c.PersonalData.Mode = "hash" }, want: []string{"hash_key_file"}},
+		{name: "personal data bad mode", edit: func(c *Config) { c.PersonalData.Mode = "drop" }, want: []string{"personal_data.mode"}},
 		{name: "taxii no roots", edit: func(c *Config) { c.TAXII.APIRoots, c.TAXII.Default = nil, "" }},
 		{
 			name: "every problem at once",

@@ -12,15 +12,9 @@ import (
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/formats/export"
-	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
 )
-
-// exportPII returns the personal-data policy applied to every export before it leaves. Until the
-// node's configuration carries one (mode and hash key), it is redact: it needs no key and loses
-// nothing but the personal values.
-func exportPII() *pii.Policy { return &pii.Policy{Mode: pii.ModeRedact} }
 
 // handleExport answers GET /export/{format}?collection=C&destination=internal: the active indicators
 // the viewer may read, in the format. Every version is read through the viewer's store scope and
@@ -38,7 +32,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		return &HTTPError{Status: http.StatusNotFound, Title: "unknown export format", Description: err.Error()}
 	}
 	q := r.URL.Query()
-	opts := export.Options{Now: time.Now(), DefaultTLP: policy.DefaultTLP, PII: exportPII()}
+	opts := export.Options{Now: time.Now(), DefaultTLP: policy.DefaultTLP, PII: s.pii}
 	switch d := q.Get("destination"); d {
 	case "", "external":
 	case "internal":

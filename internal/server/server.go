@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
+	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/ingest"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
@@ -33,6 +34,9 @@ type Options struct {
 	Version string
 	// Now is the clock of token checks (default time.Now).
 	Now func() time.Time
+	// PII is the node's personal-data guard, applied to what leaves its organisation through TAXII
+	// and exports (nil: redact).
+	PII *pii.Policy
 }
 
 // Server serves one node's HTTP API. It holds no per-request state: everything a request needs is in
@@ -47,6 +51,7 @@ type Server struct {
 	taxii   http.Handler
 	matchIx matchIndex  // the compiled indicators of POST /match (match.go)
 	viewers viewerCache // accepted credentials, for ViewerTTL (auth.go)
+	pii     *pii.Policy
 	now     func() time.Time
 }
 
@@ -64,7 +69,11 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.PII == nil {
+		o.PII = &pii.Policy{Mode: pii.ModeRedact}
+	}
 	s := &Server{
+		pii:     o.PII,
 		now:     o.Now,
 		store:   o.Store,
 		logger:  o.Logger,
@@ -78,7 +87,7 @@ func New(o Options) (*Server, error) {
 	}
 	th, err := taxii.New(taxii.Options{Store: o.Store, Importer: ingest.New(o.Store, o.Logger), Config: tc,
 		Logger: o.Logger, Viewer: func(r *http.Request) (policy.Viewer, bool) { return ViewerFrom(r.Context()) },
-		RequestID: RequestID})
+		RequestID: RequestID, PII: o.PII})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

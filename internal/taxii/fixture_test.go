@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
+	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/ingest"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/server"
@@ -51,6 +52,7 @@ type fixture struct {
 	users   map[string]store.User
 	shared  store.Collection
 	logs    *bytes.Buffer
+	pii     *pii.Policy // the node's personal-data guard (nil: the server's default)
 }
 
 func ts(day int) string {
@@ -121,7 +123,7 @@ func (f *fixture) start(edit func(*config.TAXII)) {
 		edit(&cfg.TAXII)
 	}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(server.Options{Store: f.st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: "test"})
+	srv, err := server.New(server.Options{Store: f.st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: "test", PII: f.pii})
 	if err != nil {
 		f.t.Fatal(err)
 	}

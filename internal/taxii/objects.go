@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
 )
@@ -59,12 +60,38 @@ func (h *Handler) list(r *http.Request, v policy.Viewer, a access, q query, l li
 				"version", ver.VersionKey, "user", v.UserID, "reason", d.Reason.String())
 			continue
 		}
+		if !h.guard(r, v, &ver) {
+			continue
+		}
 		p.versions = append(p.versions, ver)
 	}
 	if sp.More {
 		p.next = h.sealCursor(sp.Next, binding)
 	}
 	return p, nil
+}
+
+// guard applies the personal-data policy to a form read by a viewer of another organisation than
+// its creator: the form's Raw becomes the copy that may leave, or guard returns false when the form
+// must not leave (blocked: it is left out as if the viewer could not read it, on every endpoint, so
+// that a manifest never lists what objects would not return). The stored bytes are not changed.
+// Findings are logged by rule and path, never with the value.
+func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bool {
+	if ver.CreatedByRef != "" && ver.CreatedByRef == v.Org {
+		return true
+	}
+	out, findings, err := pii.Apply(ver.Raw, *h.o.PII)
+	if err != nil {
+		h.o.Logger.Info("personal data: form withheld", "request_id", h.o.RequestID(r.Context()), "id", ver.ID,
+			"version", ver.VersionKey, "user", v.UserID, "err", err)
+		return false
+	}
+	if len(findings) > 0 {
+		h.o.Logger.Debug("personal data: copy rewritten", "request_id", h.o.RequestID(r.Context()), "id", ver.ID,
+			"version", ver.VersionKey, "user", v.UserID, "mode", h.o.PII.Mode.String(), "findings", findings)
+	}
+	ver.Raw = out
+	return true
 }
 
 // dateHeaders sets X-TAXII-Date-Added-First and -Last from the forms returned. An empty response has

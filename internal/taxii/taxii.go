@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
+	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/ingest"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
@@ -52,6 +53,9 @@ type Options struct {
 	// CursorKey seals the next values handed to clients; 32 random bytes when nil (next values then
 	// stop working when the process restarts; clients can page on with added_after).
 	CursorKey []byte
+	// PII is the personal-data guard of every form read by a viewer of another organisation than
+	// the form's creator (nil: redact).
+	PII *pii.Policy
 }
 
 // Handler serves the TAXII resources under Prefix.
@@ -81,6 +85,12 @@ func New(o Options) (*Handler, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PII == nil {
+		o.PII = &pii.Policy{Mode: pii.ModeRedact}
+	}
+	if err := o.PII.Validate(); err != nil {
+		return nil, fmt.Errorf("taxii: %w", err)
 	}
 	if o.Config.PageSize <= 0 || o.Config.MaxPageSize < o.Config.PageSize {
 		return nil, fmt.Errorf("taxii: page size %d, max page size %d", o.Config.PageSize, o.Config.MaxPageSize)

@@ -170,22 +170,42 @@ func findPrefix(s string, lo, hi int, re *regexp.Regexp, check func(m string, st
 	}
 }
 
+// runStart marks the bytes that may begin a run: ASCII digits, '(' and '+', and every non-ASCII
+// byte (full-width forms are decoded and checked).
+var runStart = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= utf8.RuneSelf || c >= '0' && c <= '9' || c == '(' || c == '+'
+	}
+	return t
+}()
+
 // numericChar is a character a number may be written with: digits, separators, parentheses, plus.
 func numericChar(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= '0' && r <= '9' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '+'
+	}
 	return isDigit(r) || strings.ContainsRune(" -‐‑–−－.()（）+＋", r)
 }
 
-// segments yields the maximal runs of numeric characters in s that could hold a match: at least 8
-// digits, and, when the run is only digits, at most 19 of them.
+// segments yields the maximal runs of numeric characters in s that could hold a match (see
+// candidateRun) and, when the run is only digits, have at most 19 of them. Dates and IPv4
+// addresses, the most common numeric runs in threat intelligence, are skipped before any regular
+// expression runs.
 func segments(s string, yield func(lo, hi int)) {
 	i := 0
 	for i < len(s) {
+		if !runStart[s[i]] {
+			i++ // the common case, without decoding a rune
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if !isDigit(r) && r != '(' && r != '（' && r != '+' && r != '＋' {
 			i += n
 			continue
 		}
-		lo, digits, other := i, 0, false
+		lo, digits, other, plus := i, 0, false, false
+		// sub counts the digits since the last '.', group those since the last non-digit.
+		sub, maxSub, group, maxGroup := 0, 0, 0, 0
 		for i < len(s) {
 			r, n = utf8.DecodeRuneInString(s[i:])
 			if !numericChar(r) {
@@ -193,14 +213,38 @@ func segments(s string, yield func(lo, hi int)) {
 			}
 			if isDigit(r) {
 				digits++
+				sub++
+				group++
+				maxSub, maxGroup = max(maxSub, sub), max(maxGroup, group)
 			} else {
 				other = true
+				plus = plus || r == '+' || r == '＋'
+				group = 0
+				if r == '.' {
+					sub = 0
+				}
 			}
 			i += n
 		}
-		if digits >= 8 && (other || digits <= 19) {
+		if candidateRun(digits, maxSub, maxGroup, plus) && (other || digits <= 19) {
 			yield(lo, i)
 		}
+	}
+}
+
+// candidateRun reports whether a run of numeric characters can hold a match of some rule, from its
+// digit count, the most digits between two dots, the longest group of digits, and whether it has a
+// plus sign. Only E.164 (which needs a plus sign and 8 digits) and North American numbers (10 digits,
+// the last four in one group) may be written with dots; every other rule needs 10 digits or more
+// with no dot among them. So an IPv4 address (groups of at most three digits between dots) is none.
+func candidateRun(digits, maxSub, maxGroup int, plus bool) bool {
+	switch {
+	case plus && digits >= 8:
+		return true
+	case maxSub >= 10:
+		return true
+	default:
+		return digits >= 10 && maxGroup >= 4
 	}
 }
 

@@ -54,3 +54,27 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrecheck: the byte-level pre-check (mayHold) never hides a finding that decoding every string
+// would give.
+func FuzzPrecheck(f *testing.F) {
+	for _, s := range precheckCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !jsontext.Value(raw).IsValid() {
+			return
+		}
+		full, err := scanTokens(raw, ruleSet{})
+		if err != nil {
+			return
+		}
+		got, err := scan(raw, ruleSet{}, 0)
+		if err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		if len(got) != len(full) {
+			t.Fatalf("with the pre-check %d findings, without %d: %q", len(got), len(full), raw)
+		}
+	})
+}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -144,6 +146,34 @@ func (p Policy) Validate() error {
 	return nil
 }
 
+// LoadPolicy builds the policy of a node's settings: mode is block, redact or hash; keyFile, needed by
+// hash only, holds the key in hex or as raw bytes (surrounding white space ignored).
+func LoadPolicy(mode, keyFile string) (*Policy, error) {
+	m, err := ParseMode(mode)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{Mode: m}
+	if m == ModeHash {
+		if keyFile == "" {
+			return nil, errors.New("personal-data policy: hash mode needs a key file")
+		}
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("personal-data key: %w", err)
+		}
+		k := bytes.TrimSpace(b)
+		if dec, err := hex.DecodeString(string(k)); err == nil {
+			k = dec
+		}
+		p.Key = k
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func (p Policy) ruleSet() ruleSet {
 	if len(p.Rules) == 0 {
 		return ruleSet{}
@@ -194,6 +224,14 @@ func scan(raw []byte, rules ruleSet, maxBytes int) ([]hit, error) {
 	if !jsontext.Value(raw).IsValid() {
 		return nil, errors.New("not one valid JSON value (or a duplicate member name, or invalid UTF-8)")
 	}
+	if !mayHold(raw, rules) {
+		return nil, nil
+	}
+	return scanTokens(raw, rules)
+}
+
+// scanTokens is scan after the checks: it decodes every string of raw and runs the detectors.
+func scanTokens(raw []byte, rules ruleSet) ([]hit, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(raw))
 	var hits []hit
 	// types maps the JSON Pointer of each object to its "type" member, for the e-mail exemptions.
@@ -248,6 +286,27 @@ func scan(raw []byte, rules ruleSet, maxBytes int) ([]hit, error) {
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// mayHold reports whether the JSON text raw may hold a match, from its bytes alone: most objects
+// have no run of digits long enough for any rule and no '@', and need no decoding. The bytes of a
+// string's content are its decoded characters except for escapes; of those, only \u escapes can
+// stand for a digit, a separator or '@', so raw with a \u escape is always decoded. Runs of numeric
+// characters in raw are never shorter than in the decoded strings (quotes end both), so segments
+// finds on raw every run it would find on a string.
+func mayHold(raw []byte, rules ruleSet) bool {
+	if bytes.Contains(raw, []byte(`\u`)) {
+		return true
+	}
+	if rules.has(RuleEmail) && bytes.IndexByte(raw, '@') >= 0 {
+		return true
+	}
+	if !rules.has(RuleMyNumber) && !rules.has(RuleCard) && !rules.has(RulePhone) {
+		return false
+	}
+	found := false
+	segments(unsafe.String(unsafe.SliceData(raw), len(raw)), func(int, int) { found = true })
+	return found
 }
 
 // indicatorAddress: the address is in the pattern of an indicator, or is the value of an

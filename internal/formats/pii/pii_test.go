@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -270,5 +271,80 @@ func TestFindingNeverHoldsTheValue(t *testing.T) {
 	p := Policy{Mode: ModeHash, Key: []byte("0123456789abcdef0123456789abcdef-secret")}
 	if strings.Contains(p.LogValue().String(), "secret") {
 		t.Error("policy logs its key")
+	}
+}
+
+// precheckCases hold personal data in every form the pre-check must not miss (escapes, full-width
+// digits, short E.164 numbers, member names) and the common numeric runs it skips.
+var precheckCases = []string{
+	`{"description":"call +81312345678 now"}`,
+	`{"description":"call +4930123456"}`,
+	`{"description":"\u0030\u0039\u0030-1234-5678"}`,
+	`{"description":"\uff10\uff19\uff10\uff0d\uff11\uff12\uff13\uff14\uff0d\uff15\uff16\uff17\uff18"}`,
+	`{"description":"０９０－１２３４－５６７８"}`,
+	`{"description":"mail taro\u0040example.jp"}`,
+	`{"090-1234-5678":true}`,
+	`{"n":"4111 1111 1111 1111"}`,
+	`{"n":"(202) 555-0143"}`,
+	`{"created":"2024-03-01T10:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.7']"}`,
+}
+
+func TestPrecheckAgreesWithFullScan(t *testing.T) {
+	for _, c := range precheckCases {
+		t.Run(c, func(t *testing.T) {
+			full, err := scanTokens([]byte(c), ruleSet{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := scan([]byte(c), ruleSet{}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(full) {
+				t.Errorf("with the pre-check %d findings, without %d", len(got), len(full))
+			}
+		})
+	}
+	// The common case is skipped from its bytes: timestamps and addresses are no candidates.
+	if mayHold([]byte(precheckCases[len(precheckCases)-1]), ruleSet{}) {
+		t.Error("an object with only timestamps and an IPv4 address was not skipped")
+	}
+	// And the cases with personal data are found at all (the comparison above is not vacuous).
+	for _, c := range precheckCases[:len(precheckCases)-1] {
+		if len(Scan([]byte(c))) == 0 {
+			t.Errorf("no finding in %s", c)
+		}
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	hexKey := dir + "/hex.key"
+	if err := os.WriteFile(hexKey, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short := dir + "/short.key"
+	if err := os.WriteFile(short, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPolicy("hash", hexKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Mode != ModeHash || !bytes.Equal(p.Key, bytes.Repeat([]byte{0xab}, 32)) {
+		t.Errorf("LoadPolicy(hash, hex key) = mode %v, key of %d bytes", p.Mode, len(p.Key))
+	}
+	if p, err := LoadPolicy("block", ""); err != nil || p.Mode != ModeBlock {
+		t.Errorf("LoadPolicy(block) = %v, %v", p, err)
+	}
+	for _, c := range []struct{ mode, key, want string }{
+		{"hash", "", "needs a key file"},
+		{"hash", short, "at least 32 bytes"},
+		{"hash", dir + "/missing", "no such file"},
+		{"drop", "", "want block, redact or hash"},
+	} {
+		if _, err := LoadPolicy(c.mode, c.key); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("LoadPolicy(%q, %q) = %v, want an error with %q", c.mode, c.key, err, c.want)
+		}
 	}
 }
