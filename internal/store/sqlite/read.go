@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -202,14 +201,11 @@ func (s *Store) buildList(ctx context.Context, f store.Filter) (*listQuery, erro
 		}
 	}
 	if f.Collection != "" {
-		err := s.rdb.QueryRowContext(ctx, `SELECT cid FROM collections WHERE id = ?1 OR alias = ?1
-			ORDER BY id = ?1 DESC LIMIT 1`, f.Collection).Scan(&q.cid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("sqlite: collection %q: %w", f.Collection, store.ErrNotFound)
-		} else if err != nil {
-			return nil, fmt.Errorf("sqlite: find collection %q: %w", f.Collection, err)
+		cid, err := s.collectionRow(ctx, f.Collection)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
 		}
-		q.coll = true
+		q.cid, q.coll = cid, true
 	}
 	if f.Scope != nil {
 		q.scope(f.Scope, "v.created_by_ref", "v.cell", "v.grp")
@@ -523,6 +519,22 @@ func (s *Store) ObservableVersions(ctx context.Context, o stix.Observable, scope
 		return nil, fmt.Errorf("sqlite: observable versions of %s %q: %w", o.Kind, o.Value, err)
 	}
 	return out, nil
+}
+
+// collectionRow returns the row id of the collection named by id or alias. A name, once it names a
+// collection, names it for good (collections are never removed, and CreateCollection refuses an id
+// or alias that is another's alias or id), so found names are kept: every TAXII page would otherwise
+// run this query.
+func (s *Store) collectionRow(ctx context.Context, name string) (int64, error) {
+	if cid, ok := s.cids.Load(name); ok {
+		return cid.(int64), nil
+	}
+	cid, err := findCID(ctx, s.rdb, name)
+	if err != nil {
+		return 0, err
+	}
+	s.cids.Store(name, cid)
+	return cid, nil
 }
 
 // maxReadStmts bounds the prepared read statements kept: list queries differ only by the number

@@ -123,6 +123,7 @@ type Store struct {
 
 	stmtMu    sync.Mutex
 	readStmts map[string]*sql.Stmt // prepared read statements, by query text (readQuery)
+	cids      sync.Map             // collection id or alias → row id (collectionRow)
 
 	closeOnce sync.Once
 	closeErr  error
