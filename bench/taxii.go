@@ -72,7 +72,7 @@ func (c *taxiiConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "taxii-duration", 5*time.Second, "length of each GET load measurement of -taxii")
 	fs.IntVar(&c.conns, "taxii-conns", 64, "keep-alive connections of the -taxii GET load")
 	fs.IntVar(&c.postSize, "taxii-post-objects", 10000, "objects per envelope of the -taxii POST measurements")
-	fs.StringVar(&c.cpuProfile, "taxii-cpuprofile", "", "write a CPU profile of the -taxii GET load (next values) at the largest size to this file")
+	fs.StringVar(&c.cpuProfile, "taxii-cpuprofile", "", "write a CPU profile of the -taxii GET load (next values) at the largest size to this file, and of the POST load from 4 connections to this file + .post")
 }
 
 // taxiiNode is the node under test and a client for it.
@@ -252,11 +252,22 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 	// POST of 10k-object envelopes, from one and from four connections.
 	for _, conns := range []int{1, 4} {
 		bodies := n.postBodies(taxiiPostBatch*conns, h.cfg.taxii.postSize)
+		postProfile := ""
+		if profile != "" && conns > 1 {
+			postProfile = profile + ".post"
+		}
+		stopProfile, err := startProfile(postProfile)
+		if err != nil {
+			return err
+		}
 		cpu0 := processCPU()
 		secs, acked, err := postLoad(ctx, client, n, bodies, h.cfg.taxii.postSize, conns)
 		cpu := processCPU() - cpu0
-		if err != nil {
+		if err := errors.Join(err, stopProfile()); err != nil {
 			return fmt.Errorf("POST from %d connections: %w", conns, err)
+		}
+		if postProfile != "" {
+			fmt.Fprintf(h.stderr, "# wrote the CPU profile of the POST load (%d connections) to %s\n", conns, postProfile)
 		}
 		p := fmt.Sprintf("taxii_post_%dconn", conns)
 		if err := errors.Join(
@@ -588,34 +599,44 @@ func getLoad(ctx context.Context, c *http.Client, n *taxiiNode, urls []string, c
 	}
 	time.Sleep(time.Until(begin))
 	cpu0 := processCPU()
-	var stopProfile func() error
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return res, fmt.Errorf("creating the CPU profile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			cancel()
-			wg.Wait()
-			return res, errors.Join(fmt.Errorf("starting the CPU profile: %w", err), f.Close())
-		}
-		stopProfile = func() error { pprof.StopCPUProfile(); return f.Close() }
+	stopProfile, err := startProfile(profile)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return res, err
 	}
 	wg.Wait()
 	res.secs = time.Since(begin).Seconds()
 	res.cpu = processCPU() - cpu0
-	if stopProfile != nil {
-		if err := stopProfile(); err != nil {
-			return res, fmt.Errorf("writing the CPU profile: %w", err)
-		}
+	if err := stopProfile(); err != nil {
+		return res, err
 	}
 	if firstErr != nil {
 		return res, firstErr
 	}
 	slices.Sort(res.lat)
 	return res, nil
+}
+
+// startProfile starts a CPU profile into the file at path ("": none) and returns what stops it.
+func startProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("starting the CPU profile: %w", err), f.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("writing the CPU profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // postLoad posts the envelopes from conns connections and returns the time taken and the number of

@@ -203,7 +203,7 @@ func segments(s string, yield func(lo, hi int)) {
 			i += n
 			continue
 		}
-		lo, digits, other, plus := i, 0, false, false
+		lo, digits, other, plus, hyphens := i, 0, false, false, true
 		// sub counts the digits since the last '.', group those since the last non-digit.
 		sub, maxSub, group, maxGroup := 0, 0, 0, 0
 		for i < len(s) {
@@ -219,6 +219,8 @@ func segments(s string, yield func(lo, hi int)) {
 			} else {
 				other = true
 				plus = plus || r == '+' || r == '＋'
+				// hyphens: every separator is a single '-' (as in a UUID's digit groups).
+				hyphens = hyphens && r == '-' && group > 0
 				group = 0
 				if r == '.' {
 					sub = 0
@@ -226,10 +228,30 @@ func segments(s string, yield func(lo, hi int)) {
 			}
 			i += n
 		}
+		if hyphens && glued(s, lo) {
+			continue
+		}
 		if candidateRun(digits, maxSub, maxGroup, plus) && (other || digits <= 19) {
 			yield(lo, i)
 		}
 	}
+}
+
+// glued reports whether the run of digits and single hyphens at s[lo:] follows a letter, a digit or
+// an underscore (a piece of a UUID or of a hash-like token). No match can then lie in the run: every
+// rule requires what stands before a match not to join it (numberBounded), which rules out the
+// run's start, and a hyphen that follows a digit, which rules out every other start. A letter
+// after a backslash may be a JSON escape (\n) of a character that does not join: such a run is
+// kept.
+func glued(s string, lo int) bool {
+	if lo == 0 {
+		return false
+	}
+	c := s[lo-1]
+	if c >= utf8.RuneSelf || !(isAlnum(c) || c == '_') {
+		return false
+	}
+	return lo < 2 || s[lo-2] != '\\'
 }
 
 // candidateRun reports whether a run of numeric characters can hold a match of some rule, from its
@@ -250,7 +272,10 @@ func candidateRun(digits, maxSub, maxGroup int, plus bool) bool {
 
 // detect finds every rule's matches in s. Overlapping matches are resolved in rule order (my-number,
 // payment-card, phone, email): a later rule's match that overlaps an earlier one is dropped.
-func detect(s string, rules ruleSet) []match {
+func detect(s string, rules ruleSet) []match { return detectIn(s, rules, segments) }
+
+// detectIn is detect with the numeric detectors run on the spans that spans yields.
+func detectIn(s string, rules ruleSet, spans func(string, func(lo, hi int))) []match {
 	if len(s) < 6 {
 		return nil
 	}
@@ -265,7 +290,7 @@ func detect(s string, rules ruleSet) []match {
 			ms = append(ms, match{rule: rule, start: start, end: end, norm: norm(s[start:end])})
 		}
 	}
-	segments(s, func(lo, hi int) {
+	spans(s, func(lo, hi int) {
 		if rules.has(RuleMyNumber) {
 			findAll(s, lo, hi, reMyNumber, func(m string, start, end int) bool {
 				ds := digitsOf(m)

@@ -78,3 +78,19 @@ func FuzzPrecheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSegments: running the numeric detectors only on the runs segments keeps finds what running
+// them on the whole string finds.
+func FuzzSegments(f *testing.F) {
+	for _, s := range precheckCases {
+		f.Add(s)
+	}
+	f.Add("x15-1630-4482-8584-y 090-1234-5678 +81 3 1234 5678 (03)1234-5678 4111-1111-1111-1111")
+	whole := func(s string, yield func(lo, hi int)) { yield(0, len(s)) }
+	f.Fuzz(func(t *testing.T, s string) {
+		got, want := detect(s, ruleSet{}), detectIn(s, ruleSet{}, whole)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d matches from the runs, %d from the whole string", s, len(got), len(want))
+		}
+	})
+}

@@ -236,6 +236,10 @@ func scanTokens(raw []byte, rules ruleSet) ([]hit, error) {
 	var hits []hit
 	// types maps the JSON Pointer of each object to its "type" member, for the e-mail exemptions.
 	types := map[string]string{}
+	var (
+		buf        []byte
+		nameIsType bool // the last member name read is "type"
+	)
 	for {
 		k := dec.PeekKind()
 		if k == 0 {
@@ -264,17 +268,31 @@ func scanTokens(raw []byte, rules ruleSet) ([]hit, error) {
 		depth := dec.StackDepth()
 		kind, n := dec.StackIndex(depth)
 		inName := kind == '{' && n%2 == 1
-		ptr := string(dec.StackPointer())
-		s, err := jsontext.AppendUnquote(nil, v)
-		if err != nil {
-			return nil, fmt.Errorf("reading JSON at %s: %w", ptr, err)
+		// The decoded string: the token's inside when it has no escape, else unquoted into buf. It
+		// is copied only when it is kept (a type, or a string with matches).
+		var str string
+		if bytes.IndexByte(v, '\\') < 0 {
+			str = unsafe.String(unsafe.SliceData(v[1:]), len(v)-2)
+		} else {
+			if buf, err = jsontext.AppendUnquote(buf[:0], v); err != nil {
+				return nil, fmt.Errorf("reading JSON at %s: %w", dec.StackPointer(), err)
+			}
+			str = unsafe.String(unsafe.SliceData(buf), len(buf))
 		}
-		str := string(s)
-		if !inName && kind == '{' && lastToken(ptr) == "type" {
-			types[parentOf(ptr)] = str
+		isType := !inName && kind == '{' && nameIsType
+		if inName {
+			nameIsType = str == "type"
 		}
-		for _, m := range detect(str, rules) {
-			hits = append(hits, hit{match: m, path: ptr, inName: inName, tokStart: start, tokEnd: end, decoded: str})
+		if isType {
+			types[parentOf(string(dec.StackPointer()))] = strings.Clone(str)
+		}
+		ms := detect(str, rules)
+		if len(ms) == 0 {
+			continue
+		}
+		ptr, kept := string(dec.StackPointer()), strings.Clone(str)
+		for _, m := range ms {
+			hits = append(hits, hit{match: m, path: ptr, inName: inName, tokStart: start, tokEnd: end, decoded: kept})
 		}
 	}
 	// E-mail addresses that are indicators or an organisation's role addresses are not personal.

@@ -286,7 +286,10 @@ var precheckCases = []string{
 	`{"090-1234-5678":true}`,
 	`{"n":"4111 1111 1111 1111"}`,
 	`{"n":"(202) 555-0143"}`,
-	`{"created":"2024-03-01T10:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.7']"}`,
+	`{"description":"admin:\n090-1234-5678"}`,
+	`{"description":"ref x_090-1234-5678 and mobile 090-1234-5678"}`,
+	`{"created":"2024-03-01T10:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.7']",` +
+		`"id":"indicator--9e15-1630-4482-8584-1234567890ab","hash":"a12345678901234567890b"}`,
 }
 
 func TestPrecheckAgreesWithFullScan(t *testing.T) {
