@@ -2,8 +2,10 @@ package taxii
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -77,7 +79,7 @@ func (h *Handler) list(r *http.Request, v policy.Viewer, a access, q query, l li
 // that a manifest never lists what objects would not return). The stored bytes are not changed.
 // Findings are logged by rule and path, never with the value.
 func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bool {
-	if ver.CreatedByRef != "" && ver.CreatedByRef == v.Org {
+	if ver.CreatedByRef != "" && ver.CreatedByRef == v.Org || h.clean.has(ver.Digest) {
 		return true
 	}
 	out, findings, err := pii.Apply(ver.Raw, *h.o.PII)
@@ -86,12 +88,42 @@ func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bo
 			"version", ver.VersionKey, "user", v.UserID, "err", err)
 		return false
 	}
-	if len(findings) > 0 {
+	if len(findings) == 0 {
+		h.clean.add(ver.Digest)
+	} else {
 		h.o.Logger.Debug("personal data: copy rewritten", "request_id", h.o.RequestID(r.Context()), "id", ver.ID,
 			"version", ver.VersionKey, "user", v.UserID, "mode", h.o.PII.Mode.String(), "findings", findings)
 	}
 	ver.Raw = out
 	return true
+}
+
+// maxClean bounds the digests a cleanSet keeps: 2^18 entries, about 16 MB.
+const maxClean = 1 << 18
+
+// cleanSet holds the digests of forms in which the personal-data guard found nothing. A form's
+// findings depend only on its strings and member names, which its canonical digest fixes, so a
+// digest once found clean stays clean; the guard then costs a map lookup instead of a scan of the
+// bytes (3–19 µs a form). When full it starts again empty.
+type cleanSet struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]struct{}
+}
+
+func (c *cleanSet) has(d [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[d]
+	return ok
+}
+
+func (c *cleanSet) add(d [sha256.Size]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxClean {
+		c.m = make(map[[sha256.Size]byte]struct{}, 1024)
+	}
+	c.m[d] = struct{}{}
 }
 
 // dateHeaders sets X-TAXII-Date-Added-First and -Last from the forms returned. An empty response has

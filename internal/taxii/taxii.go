@@ -65,6 +65,7 @@ type Handler struct {
 	mux   *http.ServeMux
 	key   []byte
 	colls collectionCache
+	clean cleanSet // digests the personal-data guard found clean (objects.go)
 }
 
 // New checks the options and builds the handler.

@@ -203,11 +203,19 @@ func segments(s string, yield func(lo, hi int)) {
 			i += n
 			continue
 		}
+		if end, ok := gluedRun(s, i); ok {
+			i = end // the common case in STIX ids: see glued
+			continue
+		}
 		lo, digits, other, plus, hyphens := i, 0, false, false, true
 		// sub counts the digits since the last '.', group those since the last non-digit.
 		sub, maxSub, group, maxGroup := 0, 0, 0, 0
 		for i < len(s) {
-			r, n = utf8.DecodeRuneInString(s[i:])
+			if c := s[i]; c < utf8.RuneSelf {
+				r, n = rune(c), 1
+			} else {
+				r, n = utf8.DecodeRuneInString(s[i:])
+			}
 			if !numericChar(r) {
 				break
 			}
@@ -235,6 +243,28 @@ func segments(s string, yield func(lo, hi int)) {
 			yield(lo, i)
 		}
 	}
+}
+
+// gluedRun returns the end of the run at s[lo:] when it is made of ASCII digits and single hyphens
+// and is glued (no match can lie in it); ok is false when the run must be looked at whole.
+func gluedRun(s string, lo int) (end int, ok bool) {
+	if !glued(s, lo) {
+		return 0, false
+	}
+	i := lo
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		case c < utf8.RuneSelf && !numericChar(rune(c)):
+			return i, true
+		default:
+			return 0, false // another separator, a double hyphen, or a rune to decode
+		}
+		i++
+	}
+	return i, true
 }
 
 // glued reports whether the run of digits and single hyphens at s[lo:] follows a letter, a digit or
