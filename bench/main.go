@@ -43,6 +43,8 @@ func main() {
 	var code int
 	if os.Getenv(childEnv) == "import" {
 		code = runChild(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	} else if os.Getenv(childEnv) == "match" {
+		code = runMatchChild(ctx, os.Args[1:], os.Stdout, os.Stderr) // bench/match.go
 	} else {
 		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}

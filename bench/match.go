@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -14,19 +16,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/match"
 	"github.com/renkei-cti/renkei/internal/match/synth"
+	"github.com/renkei-cti/renkei/internal/store"
 )
 
 // The -match mode: for each size of a mixed indicator set (internal/match/synth) it measures the
-// index build, its heap per indicator, batched lookups on all cores, and matching a generated mixed
-// log; then lookups in a table of 1M CIDR blocks; and, for the sizes up to matchGrepMax, it runs
+// index build, its heap per indicator and batched lookups on all cores; writes the index file
+// (with an indicator table: ids, labels and a pattern for each); then, in a child process, loads
+// the file and matches a generated mixed log with it, patterns evaluated on every index hit, and
+// reports the load time, the resident set after the load and after the log, and the throughput.
+// Then lookups in a table of 1M CIDR blocks; and, for the sizes up to matchGrepMax, it runs
 // `grep -F -c -f values.txt log` over the same log and values and records both hit counts.
 const (
 	matchSizes      = "100000,1000000,10000000"
@@ -100,8 +108,9 @@ func (h *harness) matchSize(ctx context.Context, n int) error {
 	cpu0 := cpuSeconds()
 	lookups, nlookups := parallelLookups(ix.Snapshot(), qs, 4)
 	lookupsCPU := float64(nlookups) / (cpuSeconds() - cpu0)
+	qs = nil
 
-	// The log, and the values file for grep.
+	// The log, the values file for grep, and the index file.
 	dir := filepath.Join(h.tmp, fmt.Sprintf("match-%d", n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -109,7 +118,7 @@ func (h *harness) matchSize(ctx context.Context, n int) error {
 	if !h.cfg.keep {
 		defer os.RemoveAll(dir)
 	}
-	logPath, valuesPath := filepath.Join(dir, "log.txt"), filepath.Join(dir, "values.txt")
+	logPath, valuesPath, indexPath := filepath.Join(dir, "log.txt"), filepath.Join(dir, "values.txt"), filepath.Join(dir, match.IndexFileName)
 	if err := writeFile(logPath, func(w *bufio.Writer) error {
 		_, err := synth.Log(w, matchLogLines, n, seed, matchHitPct)
 		return err
@@ -125,44 +134,44 @@ func (h *harness) matchSize(ctx context.Context, n int) error {
 	}); err != nil {
 		return err
 	}
-	entries = nil
+	writeSecs, fileBytes, err := writeIndexFile(indexPath, ix, entries)
+	if err != nil {
+		return err
+	}
+	tableBytes := ix.TableBytes()
+	entries, ix = nil, nil
 	runtime.GC()
-	f, err := os.Open(logPath)
+	debug.FreeOSMemory()
+
+	// Loading the file and matching the log with it, in a process of its own: its resident set
+	// is the index's, not the generator's.
+	res, err := matchInChild(ctx, indexPath, logPath, h.stderr)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	fi, err := os.Stat(logPath)
 	if err != nil {
 		return err
 	}
-	m := &match.Matcher{Source: ix}
-	start = time.Now()
-	cpu0 = cpuSeconds()
-	st, err := m.Run(ctx, bufio.NewReaderSize(f, 1<<20), match.Text{}, func(*match.Hit) error { return nil })
-	secs := time.Since(start).Seconds()
-	cpuSecs := cpuSeconds() - cpu0
-	if err != nil {
-		return fmt.Errorf("matching: %w", err)
-	}
-	_, hwm, err := procStatus()
-	if err != nil {
-		return err
-	}
-	runtime.KeepAlive(ix)
 	if err := errors.Join(
 		h.rec.add("match_build_seconds", n, build, "s"),
 		h.rec.add("match_build_indicators_per_s", n, float64(n)/build, "indicators/s"),
 		h.rec.add("match_heap_bytes_per_indicator", n, heap/float64(n), "bytes"),
-		h.rec.add("match_table_bytes_per_indicator", n, float64(ix.TableBytes())/float64(n), "bytes"),
+		h.rec.add("match_table_bytes_per_indicator", n, float64(tableBytes)/float64(n), "bytes"),
 		h.rec.add("match_lookups_per_s", n, lookups, "lookups/s"),
 		h.rec.add("match_lookups_per_cpu_s", n, lookupsCPU, "lookups/cpu-s"),
-		h.rec.add("match_log_lines_per_cpu_s", n, float64(st.Lines)/cpuSecs, "lines/cpu-s"),
-		h.rec.add("match_log_lines_per_s", n, float64(st.Lines)/secs, "lines/s"),
-		h.rec.add("match_log_mb_per_s", n, float64(fi.Size())/1e6/secs, "MB/s"),
-		h.rec.add("match_log_hit_lines", n, float64(st.HitLines), "lines"),
-		h.rec.add("match_log_lines", n, float64(st.Lines), "lines"),
-		h.rec.add("match_peak_rss_mb", n, float64(hwm)/1024, "MiB"),
+		h.rec.add("match_file_write_seconds", n, writeSecs, "s"),
+		h.rec.add("match_file_bytes_per_indicator", n, float64(fileBytes)/float64(n), "bytes"),
+		h.rec.add("match_load_seconds", n, res.LoadSeconds, "s"),
+		h.rec.add("match_rss_after_load_mb", n, float64(res.RSSLoaded)/1024, "MiB"),
+		h.rec.add("match_rss_after_log_mb", n, float64(res.RSSAfter)/1024, "MiB"),
+		h.rec.add("match_peak_rss_mb", n, float64(res.HWMAfter)/1024, "MiB"),
+		h.rec.add("match_log_lines_per_cpu_s", n, float64(res.Lines)/res.CPUSeconds, "lines/cpu-s"),
+		h.rec.add("match_log_lines_per_s", n, float64(res.Lines)/res.Seconds, "lines/s"),
+		h.rec.add("match_log_mb_per_s", n, float64(fi.Size())/1e6/res.Seconds, "MB/s"),
+		h.rec.add("match_log_hit_lines", n, float64(res.HitLines), "lines"),
+		h.rec.add("match_log_index_hits", n, float64(res.IndexHits), "values"),
+		h.rec.add("match_log_lines", n, float64(res.Lines), "lines"),
 	); err != nil {
 		return err
 	}
@@ -171,6 +180,125 @@ func (h *harness) matchSize(ctx context.Context, n int) error {
 		return nil
 	}
 	return h.grep(ctx, n, valuesPath, logPath)
+}
+
+// writeIndexFile writes the index file of ix with an indicator table for entries: an id, a
+// pattern on the entry's value, and one of a few label sets for each. It returns the time the
+// file took (written, synced and renamed; the table is built before) and the file's size.
+func writeIndexFile(path string, ix *match.Index, entries []match.Entry) (float64, int64, error) {
+	c := &match.Compiled{Index: ix, At: time.Now(), LastStored: time.Now()}
+	labels := make([]store.Version, 8)
+	for i := range labels {
+		org := fmt.Sprintf("identity--00000000-0000-4000-8000-%012d", i%3)
+		labels[i] = store.Version{CreatedByRef: org, Label: store.Label{Cell: uint8(i)}, OwnerLocal: i%2 == 0,
+			Object: store.ObjectLabel{Label: store.Label{Cell: uint8(i)}, Owner: org, OwnerLocal: i%2 == 0}}
+	}
+	for i, e := range entries {
+		if _, err := c.Indicators.Add(synth.ID(i), &labels[i%len(labels)], synth.Pattern(e)); err != nil {
+			return 0, 0, err
+		}
+	}
+	c.Stats.Active, c.Stats.Read, c.Stats.Entries = len(entries), len(entries), len(entries)
+	start := time.Now()
+	if err := c.WriteFile(path); err != nil {
+		return 0, 0, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	return time.Since(start).Seconds(), fi.Size(), nil
+}
+
+// matchChildResult is what the -match child prints, as one JSON line.
+type matchChildResult struct {
+	LoadSeconds float64 `json:"load_seconds"` // match.OpenFile alone
+	RSSLoaded   int64   `json:"rss_loaded"`   // VmRSS in KiB just after the load
+	Seconds     float64 `json:"seconds"`      // matching the log, wall clock
+	CPUSeconds  float64 `json:"cpu_seconds"`  // matching the log, all threads
+	Lines       int64   `json:"lines"`
+	HitLines    int64   `json:"hit_lines"`  // lines with a hit after the full evaluation
+	IndexHits   int64   `json:"index_hits"` // values with an index hit, before it
+	RSSAfter    int64   `json:"rss_after"`  // VmRSS in KiB after the log
+	HWMAfter    int64   `json:"hwm_after"`  // VmHWM in KiB after the log
+}
+
+// runMatchChild loads an index file, matches a text log with it (patterns evaluated on every
+// index hit, as renkei match does) and prints a matchChildResult.
+func runMatchChild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench match child", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	indexPath := fs.String("index", "", "index file")
+	logPath := fs.String("log", "", "text log")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	res, err := childMatch(ctx, *indexPath, *logPath)
+	if err == nil {
+		err = json.NewEncoder(stdout).Encode(res)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func childMatch(ctx context.Context, indexPath, logPath string) (res matchChildResult, err error) {
+	start := time.Now()
+	c, err := match.OpenFile(indexPath, match.OpenOptions{})
+	if err != nil {
+		return res, err
+	}
+	res.LoadSeconds = time.Since(start).Seconds()
+	defer func() { err = errors.Join(err, c.Close()) }()
+	if res.RSSLoaded, _, err = procStatus(); err != nil {
+		return res, err
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	var indexHits atomic.Int64
+	verify := func(refs []uint32, line []match.Candidate, t time.Time) []uint32 {
+		indexHits.Add(1)
+		return c.Verify(refs, line, t)
+	}
+	m := &match.Matcher{Source: c.Index, Verify: verify}
+	start = time.Now()
+	cpu0 := cpuSeconds()
+	st, err := m.Run(ctx, bufio.NewReaderSize(f, 1<<20), match.Text{}, func(*match.Hit) error { return nil })
+	res.Seconds, res.CPUSeconds = time.Since(start).Seconds(), cpuSeconds()-cpu0
+	if err != nil {
+		return res, fmt.Errorf("matching: %w", err)
+	}
+	res.Lines, res.HitLines, res.IndexHits = st.Lines, st.HitLines, indexHits.Load()
+	if res.RSSAfter, res.HWMAfter, err = procStatus(); err != nil {
+		return res, err
+	}
+	runtime.KeepAlive(c)
+	return res, nil
+}
+
+// matchInChild re-executes the harness to load the index file and match the log.
+func matchInChild(ctx context.Context, indexPath, logPath string, stderr io.Writer) (matchChildResult, error) {
+	var res matchChildResult
+	exe, err := os.Executable()
+	if err != nil {
+		return res, fmt.Errorf("finding the harness binary: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-index", indexPath, "-log", logPath)
+	cmd.Env = append(os.Environ(), childEnv+"=match")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("matching in a child process: %w", err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("reading the child's result %q: %w", out.String(), err)
+	}
+	return res, nil
 }
 
 // grep runs grep -F -c -f over the same values and log and records its time, memory and count.

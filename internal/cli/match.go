@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 func runMatch(ctx context.Context, e *env, args []string) (err error) {
-	f := newFlags(e, "match", "renkei match [--data DIR] [--format jsonl|zeek|csv|text] [--sightings] [--as USER] FILE|- ...",
+	f := newFlags(e, "match", "renkei match [--data DIR] [--format jsonl|zeek|csv|text] [--sightings] [--as USER] [--rebuild-index] FILE|- ...",
 		`Match logs against the node's active STIX indicators (not revoked, inside valid_from/valid_until,
 pattern_type stix). Each value a log line holds (addresses, domains, URLs, email addresses, hashes)
 is looked up in an index of the indicators' values; a pattern is evaluated in full on the line's
@@ -29,7 +30,10 @@ values only when one of its values hits. Prints one JSON line per hit on stdout:
 Formats: text (free text; the default), jsonl and csv (fields mapped by --field, else common field
 names), zeek (TSV logs with #fields headers). With --as USER only the indicators that user may read
 give hits. With --sightings one STIX sighting per indicator hit (count, first_seen, last_seen) is
-stored, created by and sighted at the node owner's organisation (--as: the user's).`)
+stored, created by and sighted at the node owner's organisation (--as: the user's).
+The compiled index is kept in DIR/match.idx and reused while no indicator, marking definition or
+organisation changed and no valid_from/valid_until passed; otherwise it is compiled again and
+the file replaced (not with --at, which leaves the file as it is).`)
 	dir := f.dataDir()
 	format := f.String("format", "text", "log `format`: "+match.FormatNames)
 	var fields []string
@@ -42,6 +46,7 @@ stored, created by and sighted at the node owner's organisation (--as: the user'
 	sightings := f.Bool("sightings", false, "store STIX sightings of the indicators hit")
 	as := f.String("as", "", "match only against the indicators this `user` may read, and sight as their organisation")
 	atText := f.String("at", "", "judge indicator validity at this RFC 3339 `time` (default: now)")
+	rebuild := f.Bool("rebuild-index", false, "compile the index from the store even when "+match.IndexFileName+" is up to date")
 	files, err := f.parse(args)
 	if err != nil {
 		return err
@@ -95,9 +100,23 @@ stored, created by and sighted at the node owner's organisation (--as: the user'
 		org = v.Org
 		allow = func(ver *store.Version) bool { return policy.CanVersion(v, policy.ActionRead, ver).Allow }
 	}
-	comp, err := match.Compile(ctx, st, match.CompileOptions{At: at, Logger: e.logger})
+	comp, info, err := match.Load(ctx, st, match.LoadOptions{Path: filepath.Join(*dir, match.IndexFileName),
+		Rebuild: *rebuild, NoWrite: *atText != "", Compile: match.CompileOptions{At: at, Logger: e.logger}})
 	if err != nil {
 		return fmt.Errorf("match: %w", err)
+	}
+	defer func() {
+		if cerr := comp.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("match: %w", cerr))
+		}
+	}()
+	switch {
+	case info.Loaded:
+		fmt.Fprintf(e.stderr, "index %s loaded in %s\n", match.IndexFileName, info.Took.Round(time.Millisecond))
+	case info.Written:
+		fmt.Fprintf(e.stderr, "index compiled in %s (%s), written to %s\n", info.Took.Round(time.Millisecond), info.Why, match.IndexFileName)
+	default:
+		fmt.Fprintf(e.stderr, "index compiled in %s (%s)\n", info.Took.Round(time.Millisecond), info.Why)
 	}
 	view := comp.NewViewFilter(allow)
 	m := &match.Matcher{Source: comp.Index, Verify: comp.Verify}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/google/uuid"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/renkei-cti/renkei/internal/demo"
 	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/match"
 	"github.com/renkei-cti/renkei/internal/server"
 	"github.com/renkei-cti/renkei/internal/store"
 )
@@ -98,10 +100,11 @@ Settings come from the defaults, then the --config file, then $RENKEI_DATA, then
 		return fmt.Errorf("personal_data: %w", err)
 	}
 	srv, err := server.New(server.Options{Store: st, Logger: logger, Limits: cfg.Limits, TAXII: cfg.TAXII,
-		Version: versionString(), PII: guard})
+		Version: versionString(), PII: guard, MatchIndexFile: filepath.Join(cfg.DataDir, match.IndexFileName)})
 	if err != nil {
 		return err
 	}
+	defer srv.WarmMatchIndex(ctx)() // at shutdown it waits for the index, before the store is closed
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", cfg.Listen, err),

@@ -64,6 +64,15 @@ func (t *lpm6) bucket(h uint64) (uint32, uint32) {
 	return t.dir[k], t.dir[k+1]
 }
 
+// dirIndex returns the directory entry whose interval the search for top half h starts at (it
+// ends at the next entry's): 0 below the base, as bucket reads it.
+func (t *lpm6) dirIndex(h uint64) int {
+	if h < t.base {
+		return 0
+	}
+	return int(min((h-t.base)>>t.shift, uint64(len(t.dir)-2)))
+}
+
 // lookup returns the value of the interval holding the address h<<64 | l.
 func (t *lpm6) lookup(h, l uint64) uint32 {
 	lo, hi := t.bucket(h)

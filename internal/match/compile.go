@@ -8,21 +8,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/stix/pattern"
 	"github.com/renkei-cti/renkei/internal/store"
 )
-
-// Indicator is what one Ref of a Compiled index stands for.
-type Indicator struct {
-	ID string
-	// Version is the stored form the indicator was compiled from, without its Raw bytes: its labels
-	// let a caller decide, per viewer, whether the indicator may produce a hit for them.
-	Version store.Version
-	Pattern *pattern.Pattern
-}
 
 // CompileStats counts what Compile did with the indicators it read.
 type CompileStats struct {
@@ -38,19 +31,33 @@ type CompileStats struct {
 }
 
 // Compiled is the index of the active STIX indicators of a store at one time, with the table from
-// Ref to indicator. It is immutable and safe for concurrent use.
+// Ref to indicator. It is immutable and safe for concurrent use. One loaded from a file
+// (OpenFile) maps the file: Close it when no lookup can use it any more.
 type Compiled struct {
 	Index      *Index
-	Indicators []Indicator // by Ref
-	At         time.Time   // the time activity was judged at
+	Indicators IndicatorTable // by Ref
+	At         time.Time      // the time activity was judged at
 	// NextChange is the earliest valid_from or valid_until after At: from then on the set of active
 	// indicators differs. Zero when no indicator has such a time.
 	NextChange time.Time
 	// LastStored is the latest Stored time among the versions read: a version stored later is not
 	// in the index.
 	LastStored time.Time
-	Stats      CompileStats
+	// State is the rest of what the store held that the index depends on (see Stale); Load sets
+	// it, Compile leaves it zero.
+	State StoreState
+	Stats CompileStats
+
+	patterns  sync.Map     // Ref → *pattern.Pattern (nil: does not compile), for Verify
+	npatterns atomic.Int64 // entries in patterns
+	closeOnce sync.Once
+	unmap     func() error // releases the file mapping; nil when the index is not mapped
+	closeErr  error
 }
+
+// maxCachedPatterns bounds the patterns Verify keeps compiled; past it, a pattern is compiled for
+// each hit that needs it.
+const maxCachedPatterns = 1 << 17
 
 // CompileOptions control Compile.
 type CompileOptions struct {
@@ -87,6 +94,7 @@ func Compile(ctx context.Context, objs store.Objects, o CompileOptions) (*Compil
 	}
 	c := &Compiled{At: at}
 	b := NewBuilder(0)
+	var tb IndicatorTable
 	var entries []Entry
 	warn := func(v *store.Version, msg string, err error) {
 		if o.Logger != nil {
@@ -137,13 +145,13 @@ func Compile(ctx context.Context, objs store.Objects, o CompileOptions) (*Compil
 			warn(&v, "bad pattern", err)
 			continue
 		}
-		ref := uint32(len(c.Indicators))
+		ref := uint32(tb.Len())
 		entries = indexEntries(entries[:0], p, ref)
 		if len(entries) == 0 || !covered(p) {
 			c.Stats.NotIndexable++
 			continue
 		}
-		if len(c.Indicators) >= limit {
+		if tb.Len() >= limit {
 			return nil, fmt.Errorf("compile indicators: more than %d active indicators", limit)
 		}
 		added := 0
@@ -158,15 +166,18 @@ func Compile(ctx context.Context, objs store.Objects, o CompileOptions) (*Compil
 			c.Stats.NotIndexable++
 			continue
 		}
+		if _, err := tb.Add(v.ID, &v, doc.Pattern); err != nil {
+			return nil, fmt.Errorf("compile indicators: %w", err)
+		}
 		if !until.IsZero() {
 			c.noteChange(until)
 		}
-		v.Raw = nil
-		c.Indicators = append(c.Indicators, Indicator{ID: v.ID, Version: v, Pattern: p})
 		c.Stats.Active++
 		c.Stats.Entries += added
 	}
 	c.Index = b.Build()
+	tb.labelIx = nil
+	c.Indicators = tb
 	return c, nil
 }
 
@@ -357,10 +368,10 @@ func (c *Compiled) Verify(refs []uint32, line []Candidate, t time.Time) []uint32
 	var obs *pattern.Observation
 	out := refs[:0]
 	for _, r := range refs {
-		if int(r) >= len(c.Indicators) {
+		p, ok := c.pattern(r)
+		if !ok {
 			continue
 		}
-		p := c.Indicators[r].Pattern
 		if p == nil {
 			out = append(out, r)
 			continue
@@ -373,6 +384,32 @@ func (c *Compiled) Verify(refs []uint32, line []Candidate, t time.Time) []uint32
 		}
 	}
 	return out
+}
+
+// pattern returns the compiled pattern of ref: nil and true when the indicator has none (an index
+// hit is a match), false when ref is not in the table or its pattern does not compile.
+func (c *Compiled) pattern(ref uint32) (*pattern.Pattern, bool) {
+	if v, ok := c.patterns.Load(ref); ok {
+		p := v.(*pattern.Pattern)
+		return p, p != nil
+	}
+	text, has, ok := c.Indicators.patternText(ref)
+	switch {
+	case !ok:
+		return nil, false
+	case !has:
+		return nil, true
+	}
+	p, err := pattern.Compile(string(text))
+	if err != nil {
+		p = nil // compiled when the index was: the table is damaged
+	}
+	if c.npatterns.Load() < maxCachedPatterns {
+		if _, loaded := c.patterns.LoadOrStore(ref, p); !loaded {
+			c.npatterns.Add(1)
+		}
+	}
+	return p, p != nil
 }
 
 // Observation builds the observation a pattern is evaluated against from the values of one log
@@ -423,36 +460,38 @@ func Observation(line []Candidate, t time.Time) *pattern.Observation {
 var hashNames = map[Kind]string{KindMD5: "MD5", KindSHA1: "SHA-1", KindSHA256: "SHA-256", KindSHA512: "SHA-512"}
 
 // ViewFilter keeps the refs of a Compiled index a viewer may see, deciding once per ref with allow
-// (given the indicator's stored form). It is not safe for concurrent use.
+// (given the parts of the indicator's stored form the policy reads, IndicatorTable.Version). It is
+// not safe for concurrent use.
 type ViewFilter struct {
-	c     *Compiled
-	allow func(*store.Version) bool
-	seen  []uint8 // per ref: 0 undecided, 1 allowed, 2 denied
+	c       *Compiled
+	allow   func(*store.Version) bool
+	decided map[uint32]bool // per ref met so far: allowed
 }
 
 // NewViewFilter returns a filter; allow nil allows every indicator (the operator's view).
 func (c *Compiled) NewViewFilter(allow func(*store.Version) bool) *ViewFilter {
-	return &ViewFilter{c: c, allow: allow, seen: make([]uint8, len(c.Indicators))}
+	return &ViewFilter{c: c, allow: allow, decided: map[uint32]bool{}}
 }
 
 // Filter returns the refs the viewer may see, reusing refs' memory.
 func (f *ViewFilter) Filter(refs []uint32) []uint32 {
 	out := refs[:0]
+	n := int64(f.c.Indicators.Len())
 	for _, r := range refs {
-		if int(r) >= len(f.seen) {
+		if int64(r) >= n {
 			continue
 		}
 		if f.allow == nil {
 			out = append(out, r)
 			continue
 		}
-		if f.seen[r] == 0 {
-			f.seen[r] = 2
-			if f.allow(&f.c.Indicators[r].Version) {
-				f.seen[r] = 1
-			}
+		ok, seen := f.decided[r]
+		if !seen {
+			v := f.c.Indicators.Version(r)
+			ok = f.allow(&v)
+			f.decided[r] = ok
 		}
-		if f.seen[r] == 1 {
+		if ok {
 			out = append(out, r)
 		}
 	}

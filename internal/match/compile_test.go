@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,10 +69,16 @@ func TestCompile(t *testing.T) {
 		t.Errorf("stats %+v\nwant  %+v", c.Stats, want)
 	}
 	var ids []string
-	for _, in := range c.Indicators {
-		ids = append(ids, in.ID[len(in.ID)-2:])
-		if in.Version.Raw != nil {
-			t.Errorf("%s keeps its raw bytes", in.ID)
+	for r := range uint32(c.Indicators.Len()) {
+		id := c.Indicators.ID(r)
+		ids = append(ids, id[len(id)-2:])
+		// indicator(n) gives version n the label cell n.
+		n, err := strconv.Atoi(id[len(id)-12:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := c.Indicators.Version(r); v.ID != id || v.Type != "indicator" || int(v.Label.Cell) != n {
+			t.Errorf("%s: version %+v", id, v)
 		}
 	}
 	if want := []string{"01", "08", "09", "10", "12"}; !slices.Equal(ids, want) {
@@ -88,7 +95,8 @@ func TestCompile(t *testing.T) {
 	idOf := func(refs []uint32) []string {
 		var out []string
 		for _, r := range refs {
-			out = append(out, c.Indicators[r].ID[len(c.Indicators[r].ID)-2:])
+			id := c.Indicators.ID(r)
+			out = append(out, id[len(id)-2:])
 		}
 		return out
 	}
@@ -139,7 +147,7 @@ func TestViewFilter(t *testing.T) {
 	f := c.NewViewFilter(func(v *store.Version) bool { asked[v.ID]++; return v.Label.Cell%2 == 0 })
 	for range 3 {
 		got := f.Filter([]uint32{0, 1})
-		if len(got) != 1 || c.Indicators[got[0]].ID != st.versions[1].ID {
+		if len(got) != 1 || c.Indicators.ID(got[0]) != st.versions[1].ID {
 			t.Fatalf("filter kept %v", got)
 		}
 	}

@@ -26,8 +26,8 @@ func (c *Compiled) Record(h *Hit, refs []uint32) HitRecord {
 		r.Time = h.Time.UTC().Format(time.RFC3339Nano)
 	}
 	for _, ref := range refs {
-		if int(ref) < len(c.Indicators) {
-			r.Indicators = append(r.Indicators, c.Indicators[ref].ID)
+		if id := c.Indicators.ID(ref); id != "" {
+			r.Indicators = append(r.Indicators, id)
 		}
 	}
 	slices.Sort(r.Indicators)

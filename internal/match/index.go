@@ -60,6 +60,12 @@ func NewBuilder(hint int) *Builder {
 	if _, err := rand.Read(seed[:]); err != nil {
 		panic(fmt.Sprintf("match: crypto/rand failed: %v", err)) // documented never to fail
 	}
+	return newBuilderSeed(hint, seed)
+}
+
+// newBuilderSeed returns a Builder whose index hashes with seed: the same entries added in the
+// same order give the same index, byte for byte.
+func newBuilderSeed(hint int, seed [8]byte) *Builder {
 	return &Builder{tb: newTableBuilder(seed, hint), hk: make([]byte, hdrLen, hdrLen+256)}
 }
 

@@ -4,9 +4,12 @@
 // lines, Zeek TSV, CSV and plain text) that turn log lines into candidate values, and the Matcher
 // that looks every candidate up on all cores and reports hits in input order.
 //
-// The index knows nothing about STIX: callers compile their indicators into Entry values (kind,
-// value, and a Ref into the caller's own indicator table) and map the Refs of each Hit back. A hit
-// on a complex pattern is a candidate for its full evaluation, which is not done here.
+// The Index knows nothing about STIX: it maps Entry values (kind, value, and a Ref) to Refs.
+// Compile builds a Compiled from a store's active STIX indicators: the Index, and the table from
+// Ref to indicator (id, the labels the sharing policy reads, the pattern's text) with which hits
+// are evaluated in full (Verify) and filtered per viewer. A Compiled is kept in an index file that
+// is mapped, not decoded, when it is loaded (persist.go); Load reuses the file while it is fresh
+// and compiles it again when the store changed (open.go).
 package match
 
 import (
@@ -307,7 +310,19 @@ func encodeIP(dst []byte, kind Kind, v []byte) (Kind, []byte, error) {
 			return KindIPv4, append(dst, b[:]...), nil
 		}
 	}
-	// The string shares v's bytes: ParseAddr keeps no reference to it.
+	if kind != KindIPv4 {
+		if a, ok := parseIPv6(v); ok {
+			if isMapped(&a) {
+				if kind == KindIPv6 {
+					return kind, dst, errFamily
+				}
+				return KindIPv4, append(dst, a[12:]...), nil
+			}
+			return KindIPv6, append(dst, a[:]...), nil
+		}
+	}
+	// Forms parseIPv6 leaves to netip (a zone). The string shares v's bytes: ParseAddr keeps no
+	// reference to it.
 	a, err := netip.ParseAddr(unsafe.String(unsafe.SliceData(v), len(v)))
 	if err != nil {
 		return kind, dst, errIP

@@ -2,5 +2,7 @@
 
 package match
 
+import "unsafe"
+
 // prefetch does nothing where there is no assembly version.
-func prefetch(*uint64) {}
+func prefetch(unsafe.Pointer) {}

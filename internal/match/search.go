@@ -31,6 +31,10 @@ type probe struct {
 	kind       Kind   // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
 	slot       uint32 // the first slot of an exact-table probe, set by search
 	h          uint64 // the hash of the key; for KindIPv4, the address
+	// Set by stage3 for stage4: ev is the exact table's entry offset or, for KindIPv4, the
+	// address table's value, when hit is set; cv is the CIDR table's value (0: no block).
+	ev, cv uint32
+	hit    bool
 }
 
 type found struct {
@@ -62,29 +66,33 @@ func (s *Searcher) Search(ix *Index, cands []Candidate, fn func(ci int, refs []u
 	}
 }
 
-// search appends the matches of cands in ix to s.found. The probes go through three stages, in
+// search appends the matches of cands in ix to s.found. The probes go through four stages, in
 // groups, software-pipelined: while group g has its first slots prefetched, group g-1 has those
-// slots read and the arena entry of a slot whose tag matches prefetched, and group g-2 is probed.
-// So each cache miss has two groups' worth of work to hide behind.
+// slots read and the arena entry of a slot whose tag matches prefetched, group g-2 is probed (and
+// the record of a CIDR block it falls in prefetched), and group g-3 has its refs appended. So each
+// cache miss has a group's worth of work or more to hide behind.
 func (s *Searcher) search(ix *Index, cands []Candidate) {
 	s.keys = s.keys[:0]
 	s.probes = s.probes[:0]
 	for ci := range cands {
 		if ci+8 < len(cands) && len(cands[ci+8].Value) > 0 {
-			prefetch((*uint64)(unsafe.Pointer(&cands[ci+8].Value[0])))
+			prefetch(unsafe.Pointer(&cands[ci+8].Value[0]))
 		}
 		s.encode(ix, int32(ci), cands[ci])
 	}
 	ng := (len(s.probes) + group - 1) / group
-	for g := 0; g < ng+2; g++ {
+	for g := 0; g < ng+3; g++ {
 		if g < ng {
 			s.stage1(ix, s.groupAt(g))
 		}
 		if g >= 1 && g-1 < ng {
 			s.stage2(ix, s.groupAt(g-1))
 		}
-		if g >= 2 {
+		if g >= 2 && g-2 < ng {
 			s.stage3(ix, s.groupAt(g-2))
+		}
+		if g >= 3 {
+			s.stage4(ix, s.groupAt(g-3))
 		}
 	}
 }
@@ -102,16 +110,20 @@ func (s *Searcher) stage1(ix *Index, ps []probe) {
 		switch p.kind {
 		case KindIPv4:
 			a := uint32(p.h)
-			prefetch((*uint64)(unsafe.Pointer(&c4.dir[a>>c4.shift])))
+			prefetch(unsafe.Pointer(&c4.dir[a>>c4.shift]))
 			if len(v4.slots) > 0 {
-				prefetch(&v4.slots[v4.home(a)])
+				prefetch(unsafe.Pointer(&v4.slots[v4.home(a)]))
 			}
 		case KindCIDR:
 		default:
+			if p.kind == KindIPv6 && ix.cidr.count > 0 {
+				c6 := &ix.cidr.v6
+				prefetch(unsafe.Pointer(&c6.dir[c6.dirIndex(binary.BigEndian.Uint64(s.keys[p.start+hdrLen:]))]))
+			}
 			if n > 0 {
 				idx, _ := bits.Mul64(p.h, n)
 				p.slot = uint32(idx)
-				prefetch(&t.slots[idx])
+				prefetch(unsafe.Pointer(&t.slots[idx]))
 			}
 		}
 	}
@@ -126,53 +138,74 @@ func (s *Searcher) stage2(ix *Index, ps []probe) {
 		switch p.kind {
 		case KindIPv4:
 			a := uint32(p.h)
-			prefetch(&c4.iv[c4.dir[a>>c4.shift]])
+			prefetch(unsafe.Pointer(&c4.iv[c4.dir[a>>c4.shift]]))
 		case KindCIDR:
 		default:
+			if p.kind == KindIPv6 && ix.cidr.count > 0 {
+				c6 := &ix.cidr.v6
+				at := c6.dir[c6.dirIndex(binary.BigEndian.Uint64(s.keys[p.start+hdrLen:]))]
+				prefetch(unsafe.Pointer(&c6.hi[at]))
+				prefetch(unsafe.Pointer(&c6.lo[at]))
+				prefetch(unsafe.Pointer(&c6.vals[at]))
+			}
 			if n > 0 {
-				if sl := t.slots[p.slot]; sl != 0 && uint32(sl>>32) == uint32(p.h) {
-					prefetch((*uint64)(unsafe.Pointer(&t.arena[uint32(sl)])))
+				if sl := t.slots[p.slot]; sl != 0 && uint32(sl>>32) == uint32(p.h) && int64(uint32(sl)) < int64(len(t.arena)) {
+					prefetch(unsafe.Pointer(&t.arena[uint32(sl)]))
 				}
 			}
 		}
 	}
 }
 
-// stage3 probes.
+// stage3 probes, and prefetches the record of the CIDR block an address falls in.
 func (s *Searcher) stage3(ix *Index, ps []probe) {
 	t, v4, c4 := &ix.exact, &ix.v4, &ix.cidr.v4
 	n := len(t.slots)
 	for i := range ps {
 		p := &ps[i]
+		p.cv, p.hit = 0, false
 		switch p.kind {
 		case KindIPv4:
 			a := uint32(p.h)
-			if v := c4.lookup(a); v != 0 {
-				s.appendCIDR(&ix.cidr, p.ci, v)
-			}
-			if v, ok := v4.find(a); ok {
-				s.appendValue(v4.multi, p.ci, v)
-			}
-			continue
+			p.cv = c4.lookup(a)
+			p.ev, p.hit = v4.find(a)
 		case KindIPv6:
-			if v := ix.cidr.lookupAddr(s.keys[p.start+hdrLen : p.end]); v != 0 {
-				s.appendCIDR(&ix.cidr, p.ci, v)
-			}
+			p.cv = ix.cidr.lookupAddr(s.keys[p.start+hdrLen : p.end])
 		case KindCIDR:
 			var pf netip.Prefix
 			if pf.UnmarshalBinary(s.keys[p.start+hdrLen:p.end]) == nil {
-				if v := ix.cidr.lookupPrefix(pf); v != 0 {
-					s.appendCIDR(&ix.cidr, p.ci, v)
-				}
+				p.cv = ix.cidr.lookupPrefix(pf)
 			}
-			continue
 		}
-		if n == 0 {
+		if p.cv != 0 {
+			prefetch(unsafe.Pointer(&ix.cidr.refs[p.cv-1]))
+		}
+		if p.kind == KindIPv4 || p.kind == KindCIDR || n == 0 {
 			continue
 		}
 		if off := t.findAt(s.keys[p.start:p.end], p.h, uint64(p.slot)); off != 0 {
-			s.appendValue(t.multi, p.ci, readRef(t.arena, off))
+			p.ev, p.hit = off, true
 		}
+	}
+}
+
+// stage4 appends the refs stage3 found, in probe order.
+func (s *Searcher) stage4(ix *Index, ps []probe) {
+	t := &ix.exact
+	for i := range ps {
+		p := &ps[i]
+		if p.cv != 0 {
+			s.appendCIDR(&ix.cidr, p.ci, p.cv)
+		}
+		if !p.hit {
+			continue
+		}
+		if p.kind == KindIPv4 {
+			s.appendValue(ix.v4.multi, p.ci, p.ev)
+			continue
+		}
+		// findAt found the entry whole: its ref is in the arena.
+		s.appendValue(t.multi, p.ci, readRef(t.arena, p.ev))
 	}
 }
 
@@ -182,8 +215,8 @@ func (s *Searcher) appendValue(multi []uint32, ci int32, ref uint32) {
 		s.found = append(s.found, found{ci, ref})
 		return
 	}
-	i := ref &^ multiFlag
-	for _, r := range multi[i+1 : i+1+multi[i]] {
+	s.refs = appendMulti(s.refs[:0], multi, ref)
+	for _, r := range s.refs {
 		s.found = append(s.found, found{ci, r})
 	}
 }

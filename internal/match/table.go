@@ -3,7 +3,9 @@ package match
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 
@@ -52,11 +54,13 @@ func (t *table) find(hk []byte, h uint64) uint32 {
 	return t.findAt(hk, h, i)
 }
 
-// findAt is find starting at slot i, the slot h selects.
+// findAt is find starting at slot i, the slot h selects. A table read from a file may be damaged
+// (only its header is checked when it is loaded): lookups then give wrong answers, but they never
+// index out of range or loop for ever.
 func (t *table) findAt(hk []byte, h uint64, i uint64) uint32 {
 	n := uint64(len(t.slots))
 	tag := uint32(h)
-	for {
+	for range n {
 		s := t.slots[i]
 		if s == 0 {
 			return 0
@@ -68,16 +72,20 @@ func (t *table) findAt(hk []byte, h uint64, i uint64) uint32 {
 			i = 0
 		}
 	}
+	return 0
 }
 
 // equal reports whether the entry at off holds ck, which is class | key.
 func (t *table) equal(off uint32, ck []byte) bool {
+	if uint64(off)+6 > uint64(len(t.arena)) {
+		return false
+	}
 	e := t.arena[off+4:]
 	if e[0] != ck[0] {
 		return false
 	}
 	l, w := binary.Uvarint(e[1:])
-	if int(l) != len(ck)-1 {
+	if l != uint64(len(ck)-1) || w <= 0 || len(ck)-1 > len(e)-1-w {
 		return false
 	}
 	return bytes.Equal(e[1+w:1+w+int(l)], ck[1:])
@@ -85,13 +93,27 @@ func (t *table) equal(off uint32, ck []byte) bool {
 
 // appendRefs appends the refs of the entry at off.
 func (t *table) appendRefs(dst []uint32, off uint32) []uint32 {
-	ref := binary.LittleEndian.Uint32(t.arena[off:])
-	if ref&multiFlag == 0 {
-		return append(dst, ref)
+	if uint64(off)+4 > uint64(len(t.arena)) {
+		return dst
 	}
-	i := ref &^ multiFlag
-	c := t.multi[i]
-	return append(dst, t.multi[i+1:i+1+c]...)
+	return appendMulti(dst, t.multi, binary.LittleEndian.Uint32(t.arena[off:]))
+}
+
+// appendMulti appends the refs of a table value: a ref, or multiFlag | the index in multi of a
+// count followed by that many refs.
+func appendMulti(dst []uint32, multi []uint32, v uint32) []uint32 {
+	if v&multiFlag == 0 {
+		return append(dst, v)
+	}
+	i := uint64(v &^ multiFlag)
+	if i >= uint64(len(multi)) {
+		return dst
+	}
+	c := uint64(multi[i])
+	if c > uint64(len(multi))-i-1 {
+		return dst
+	}
+	return append(dst, multi[i+1:i+1+c]...)
 }
 
 // entryAt returns the class and key of the entry at off.
@@ -184,7 +206,9 @@ func (b *tableBuilder) build() table {
 			b.insert(&t, e, 0, extra, &t.count)
 		}
 	}
-	for off, refs := range extra {
+	// In arena order, so that the same entries give the same table.
+	for _, off := range slices.Sorted(maps.Keys(extra)) {
+		refs := extra[off]
 		i := uint32(len(t.multi))
 		t.multi = append(t.multi, uint32(1+len(refs)), binary.LittleEndian.Uint32(t.arena[off:]))
 		t.multi = append(t.multi, refs...)

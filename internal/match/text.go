@@ -93,18 +93,22 @@ func scanText(line []byte, i int, ev *Event) {
 			any |= c
 			j++
 		}
+		ev.work += j - i
 		// A URL: a scheme of letters, then "://" (the token holds the ':').
 		if j+1 < n && line[j] == '/' && line[j+1] == '/' && j-i >= 2 && j-i <= 11 && line[j-1] == ':' && isLetters(line[i:j-1]) {
 			k := j + 2
 			for k < n && cls[line[k]]&cURLEnd == 0 {
 				k++
 			}
+			end := k
 			for k > j+2 && bytes.IndexByte([]byte(".,;)]"), line[k-1]) >= 0 {
 				k--
 			}
+			ev.work += j - i + 2*(end-j)
 			if k > j+2 {
 				ev.add(KindURL, line[i:k])
 			}
+			// What the URL dropped from its end (only . , ; ) ]) is scanned again, once.
 			i = k
 			continue
 		}
@@ -128,6 +132,8 @@ func classify(tok []byte, all, any uint8, ev *Event) {
 	if len(tok) < 3 {
 		return
 	}
+	// Below, each branch passes over the token a bounded number of times.
+	ev.work += 4 * len(tok)
 	if all == 0 {
 		all, any = 0xff, 0
 		for _, b := range tok {

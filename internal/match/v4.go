@@ -40,7 +40,7 @@ func (t *v4table) find(a uint32) (uint32, bool) {
 		return 0, false
 	}
 	i := t.home(a)
-	for {
+	for range n { // bounded: a table read from a damaged file may have no empty slot
 		s := t.slots[i]
 		if s == 0 {
 			return 0, false
@@ -52,6 +52,7 @@ func (t *v4table) find(a uint32) (uint32, bool) {
 			i = 0
 		}
 	}
+	return 0, false
 }
 
 // appendRefs appends the refs of a, if it is in the table.
@@ -64,11 +65,7 @@ func (t *v4table) appendRefs(dst []uint32, a uint32) []uint32 {
 }
 
 func (t *v4table) appendValue(dst []uint32, v uint32) []uint32 {
-	if v&multiFlag == 0 {
-		return append(dst, v)
-	}
-	i := v &^ multiFlag
-	return append(dst, t.multi[i+1:i+1+t.multi[i]]...)
+	return appendMulti(dst, t.multi, v)
 }
 
 // buildV4 lays out the table from pairs address<<32 | ref, in any order, repeats allowed. It sorts

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/renkei-cti/renkei/internal/match"
@@ -14,38 +16,101 @@ import (
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
-// matchIndex holds the compiled active indicators for POST /match. It is compiled on first use
-// and again when an indicator version was stored since, or when a valid_from or valid_until passed
-// (docs/MATCHING.md). Its zero value is ready.
+// matchIndex holds the compiled active indicators for POST /match. It is loaded from the index
+// file (or compiled from the store, and the file written) at start (WarmMatchIndex) or on first
+// use, and compiled again when it is stale: an indicator version, a marking definition or an
+// organisation changed, or a valid_from or valid_until passed (docs/MATCHING.md). A replaced index
+// is closed (its file mapping released) once the last request using it is done. Its zero value,
+// with no path, compiles in memory.
 type matchIndex struct {
-	mu  sync.Mutex
-	cur *match.Compiled
+	path string // the index file; "" keeps the index in memory only
+	mu   sync.Mutex
+	cur  *compiledRef
 }
 
-// get returns the index for the time now, compiling it when it is stale.
-func (m *matchIndex) get(ctx context.Context, st store.Store, now time.Time, s *Server) (*match.Compiled, error) {
+// compiledRef counts the requests using an index.
+type compiledRef struct {
+	c       *match.Compiled
+	users   atomic.Int64
+	retired atomic.Bool // replaced: closed when users drops to 0
+}
+
+func (r *compiledRef) closeIfUnused(logger *slog.Logger) {
+	if r.retired.Load() && r.users.Load() == 0 {
+		if err := r.c.Close(); err != nil {
+			logger.Warn("match: releasing a replaced index", "err", err)
+		}
+	}
+}
+
+// get returns the index for the time now, loading or compiling it when there is none or it is
+// stale, and the func to call when the caller is done with it.
+func (m *matchIndex) get(ctx context.Context, st store.Store, now time.Time, logger *slog.Logger) (*match.Compiled, func(), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := m.cur
-	if c != nil && (c.NextChange.IsZero() || now.Before(c.NextChange)) {
-		// One indexed query per request: is there a newer indicator version?
-		page, err := st.List(ctx, store.Filter{Types: []string{"indicator"}, AddedAfter: c.LastStored}, store.Cursor{}, 1)
-		if err != nil {
-			return nil, fmt.Errorf("match: looking for new indicators: %w", err)
+	old := m.cur
+	var stale string
+	if old != nil {
+		// Three small indexed queries per request: is anything the index depends on newer?
+		var err error
+		if stale, err = old.c.Stale(ctx, st, now); err != nil {
+			return nil, nil, fmt.Errorf("match: %w", err)
 		}
-		if len(page.Versions) == 0 {
-			return c, nil
+		if stale == "" {
+			return m.acquire(old, logger)
 		}
 	}
-	start := time.Now()
-	c, err := match.Compile(ctx, st, match.CompileOptions{At: now, Logger: s.logger})
+	c, info, err := match.Load(ctx, st, match.LoadOptions{Path: m.path, Rebuild: old != nil,
+		Compile: match.CompileOptions{At: now, Logger: logger}})
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("match: %w", err)
 	}
-	s.logger.Info("match: indicators compiled", "active", c.Stats.Active, "read", c.Stats.Read,
-		"entries", c.Stats.Entries, "took", time.Since(start).String())
-	m.cur = c
-	return c, nil
+	if info.Loaded {
+		logger.Info("match: index loaded", "file", m.path, "active", c.Stats.Active, "took", info.Took.String())
+	} else {
+		why := info.Why
+		if stale != "" {
+			why = stale
+		}
+		logger.Info("match: indicators compiled", "why", why, "active", c.Stats.Active, "read", c.Stats.Read,
+			"entries", c.Stats.Entries, "written", info.Written, "took", info.Took.String())
+	}
+	m.cur = &compiledRef{c: c}
+	if old != nil {
+		old.retired.Store(true)
+		old.closeIfUnused(logger)
+	}
+	return m.acquire(m.cur, logger)
+}
+
+func (m *matchIndex) acquire(r *compiledRef, logger *slog.Logger) (*match.Compiled, func(), error) {
+	r.users.Add(1)
+	var once sync.Once
+	return r.c, func() {
+		once.Do(func() {
+			r.users.Add(-1)
+			r.closeIfUnused(logger)
+		})
+	}, nil
+}
+
+// WarmMatchIndex loads the index of POST /match in the background, or compiles it when the file
+// is missing or stale, so that the first request need not wait for it. The returned func waits
+// until it is done; call it before closing the store.
+func (s *Server) WarmMatchIndex(ctx context.Context) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, release, err := s.matchIx.get(ctx, s.store, time.Now(), s.logger)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("match: preparing the index at start", "err", err)
+			}
+			return
+		}
+		release()
+	}()
+	return func() { <-done }
 }
 
 // Limits of POST /match besides the node's body limit.
@@ -79,10 +144,11 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &HTTPError{Status: http.StatusBadRequest, Title: "bad format parameter", Description: err.Error()}
 	}
-	comp, err := s.matchIx.get(r.Context(), s.store, time.Now(), s)
+	comp, release, err := s.matchIx.get(r.Context(), s.store, time.Now(), s.logger)
 	if err != nil {
 		return err
 	}
+	defer release()
 	view := comp.NewViewFilter(func(ver *store.Version) bool { return policy.CanVersion(v, policy.ActionRead, ver).Allow })
 	rc := http.NewResponseController(w)
 	// The hits go out while the body is still being read.

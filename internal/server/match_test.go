@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/renkei-cti/renkei/internal/config"
 	"github.com/renkei-cti/renkei/internal/ingest"
@@ -172,4 +175,67 @@ func TestMatchEndpointErrors(t *testing.T) {
 			t.Errorf("status %d", rec.Code)
 		}
 	})
+}
+
+// TestMatchIndexFile checks that the server keeps its index in the file: written when compiled at
+// start, loaded by the next server, compiled again when stale, and that a replaced index stays
+// usable until the last request using it is done.
+func TestMatchIndexFile(t *testing.T) {
+	_, st, tokens := matchNode(t)
+	path := filepath.Join(t.TempDir(), match.IndexFileName)
+	newServer := func() (*Server, *syncBuffer) {
+		logs := &syncBuffer{}
+		s, err := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil)), Limits: config.Default().Limits,
+			Version: "test", MatchIndexFile: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, logs
+	}
+	s1, logs1 := newServer()
+	s1.WarmMatchIndex(t.Context())()
+	if !strings.Contains(logs1.String(), "match: indicators compiled") || !strings.Contains(logs1.String(), "written=true") {
+		t.Fatalf("first start: %s", logs1.String())
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	s2, logs2 := newServer()
+	s2.WarmMatchIndex(t.Context())()
+	if !strings.Contains(logs2.String(), "match: index loaded") {
+		t.Fatalf("second start: %s", logs2.String())
+	}
+	const log = "x 198.51.100.7 evil.example 192.0.2.77\n"
+	id1, id2, id3 := "indicator--00000000-0000-4000-8000-000000000001", "indicator--00000000-0000-4000-8000-000000000002",
+		"indicator--00000000-0000-4000-8000-000000000003"
+	for user, want := range map[string][]string{"alice": {"1:" + id1, "1:" + id2}, "bob": {"1:" + id1}} {
+		code, hits, body := postMatch(t, s2.Handler(), tokens[user], "", log)
+		if got := hitIDs(hits); code != http.StatusOK || !slices.Equal(got, want) {
+			t.Errorf("%s, from the loaded index: %d %v, want %v (%s)", user, code, got, want, body)
+		}
+	}
+
+	// A request holds the loaded index while a new indicator makes it stale and it is replaced.
+	held, release, err := s2.matchIx.get(t.Context(), st, time.Now(), s2.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	importMatch(t, st, "["+matchIndicator(3, "[ipv4-addr:value = '192.0.2.77']", tlpGreen)+"]")
+	code, hits, body := postMatch(t, s2.Handler(), tokens["bob"], "", log)
+	if got, want := hitIDs(hits), []string{"1:" + id1, "1:" + id3}; code != http.StatusOK || !slices.Equal(got, want) {
+		t.Errorf("after the import: %d %v, want %v (%s)", code, got, want, body)
+	}
+	if !strings.Contains(logs2.String(), "indicators were stored since") {
+		t.Errorf("no recompile logged: %s", logs2.String())
+	}
+	// The replaced index is still mapped for the request holding it.
+	if refs := held.Index.Lookup(nil, match.KindIPv4, "198.51.100.7"); len(refs) != 1 || held.Indicators.ID(refs[0]) != id1 {
+		t.Errorf("the held index gives %v", refs)
+	}
+	release()
+	s3, logs3 := newServer()
+	s3.WarmMatchIndex(t.Context())()
+	if !strings.Contains(logs3.String(), "match: index loaded") || !strings.Contains(logs3.String(), "active=3") {
+		t.Errorf("third start: %s", logs3.String())
+	}
 }

@@ -37,6 +37,8 @@ type Options struct {
 	// PII is the node's personal-data guard, applied to what leaves its organisation through TAXII
 	// and exports (nil: redact).
 	PII *pii.Policy
+	// MatchIndexFile is where POST /match keeps its compiled index between runs ("": in memory).
+	MatchIndexFile string
 }
 
 // Server serves one node's HTTP API. It holds no per-request state: everything a request needs is in
@@ -81,6 +83,7 @@ func New(o Options) (*Server, error) {
 		metrics: newMetrics(o.Version),
 		mux:     http.NewServeMux(),
 	}
+	s.matchIx.path = o.MatchIndexFile
 	tc := o.TAXII
 	if tc.PageSize == 0 {
 		tc = config.Default().TAXII

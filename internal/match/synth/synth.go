@@ -301,3 +301,36 @@ func line(b []byte, r *rand.Rand, j int, hit bool, ind match.Entry) []byte {
 	}
 	return append(b, '\n')
 }
+
+// ID returns the STIX id of indicator i: a UUID made of i.
+func ID(i int) string {
+	return fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", uint32(i>>48), uint64(i)&(1<<48-1))
+}
+
+// hashPaths names the file:hashes path of each hash kind.
+var hashPaths = map[match.Kind]string{match.KindMD5: "MD5", match.KindSHA1: "SHA-1", match.KindSHA256: "SHA-256", match.KindSHA512: "SHA-512"}
+
+// Pattern returns the STIX pattern of an indicator with the single value e: an equality on the
+// value's object path, or ISSUBSET for a CIDR block.
+func Pattern(e match.Entry) string {
+	switch e.Kind {
+	case match.KindDomain:
+		return "[domain-name:value = '" + e.Value + "']"
+	case match.KindURL:
+		return "[url:value = '" + e.Value + "']"
+	case match.KindIPv4:
+		return "[ipv4-addr:value = '" + e.Value + "']"
+	case match.KindIPv6:
+		return "[ipv6-addr:value = '" + e.Value + "']"
+	case match.KindCIDR:
+		if netip.MustParsePrefix(e.Value).Addr().Is4() {
+			return "[ipv4-addr:value ISSUBSET '" + e.Value + "']"
+		}
+		return "[ipv6-addr:value ISSUBSET '" + e.Value + "']"
+	case match.KindEmail:
+		return "[email-addr:value = '" + e.Value + "']"
+	case match.KindMD5, match.KindSHA1, match.KindSHA256, match.KindSHA512:
+		return "[file:hashes.'" + hashPaths[e.Kind] + "' = '" + e.Value + "']"
+	}
+	return ""
+}
