@@ -12,6 +12,7 @@
 //	go run ./bench -sizes=5000,20000 -attack=none
 //	go run ./bench -rss-gb=1            # the 1 GB memory check alone (exit status 1 if it fails)
 //	go run ./bench -taxii               # the TAXII server over loopback (bench/taxii.go); writes taxii.csv, taxii.png
+//	go run ./bench -misp                # renkei import --format misp of generated events (bench/misp.go); writes misp.csv
 //
 // It is run by hand, not by the test suite: the figures depend on the machine and its load.
 package main
@@ -70,6 +71,7 @@ type config struct {
 	match      bool // -match: the matching engine's benchmarks (bench/match.go) instead of the import's
 	// -taxii: the TAXII server's benchmarks (bench/taxii.go) instead of the import's.
 	taxii taxiiConfig
+	misp  mispConfig // -misp: `renkei import --format misp` of generated MISP events (bench/misp.go)
 }
 
 const (
@@ -98,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log progress")
 	fs.BoolVar(&c.match, "match", false, "benchmark the matching engine instead (sizes in indicators; default "+matchSizes+", -quick "+matchQuickSizes+"); writes match.csv and match.png")
 	c.taxii.register(fs)
+	c.misp.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -133,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.taxii.on {
 		csvName, plotName = "taxii.csv", "taxii.png"
+	}
+	if c.misp.on {
+		csvName = "misp.csv"
 	}
 	c.csvPath = cmp.Or(c.csvPath, filepath.Join(c.outDir, csvName))
 	c.plotPath = cmp.Or(c.plotPath, filepath.Join(c.outDir, plotName))
@@ -288,6 +294,9 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) (err error) {
 	}
 	if h.cfg.taxii.on {
 		return h.taxiiBench(ctx)
+	}
+	if h.cfg.misp.on {
+		return h.mispBench(ctx)
 	}
 	for _, n := range h.cfg.sizes {
 		if err := h.size(ctx, n); err != nil {

@@ -16,7 +16,8 @@ func runExport(ctx context.Context, e *env, args []string) (err error) {
 streamed: it is never held in memory whole. By default only the latest version of each object is
 written (in its latest STIX form); --all-versions writes every version in every STIX form stored
 (2.0 and 2.1), so that an export is a complete copy. --format csv, ip, cidr, domain, url, hash,
-suricata, snort or zeek exports the active indicators instead (docs/EXPORT.md).`)
+suricata, snort or zeek exports the active indicators instead (docs/EXPORT.md); --format misp writes
+what may leave as one MISP event, active indicators as to_ids attributes (docs/MISP.md).`)
 	dir := f.dataDir()
 	types := f.String("type", "", "only objects of these `types`, comma-separated (e.g. indicator,malware)")
 	collection := f.String("collection", "", "only objects in this `collection` (alias or id)")

@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -12,7 +10,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/renkei-cti/renkei/internal/formats/export"
+	"github.com/renkei-cti/renkei/internal/formats/misp"
 	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
@@ -20,12 +21,14 @@ import (
 
 // formatFlags are the flags of 'renkei export' for the formats other than a STIX bundle.
 type formatFlags struct {
-	format   *string
-	as       *string
-	internal *bool
-	out      *string
-	piiMode  *string
-	piiKey   *string
+	format    *string
+	as        *string
+	internal  *bool
+	out       *string
+	piiMode   *string
+	piiKey    *string
+	eventUUID *string
+	eventInfo *string
 }
 
 func addFormatFlags(f *flagSet) *formatFlags {
@@ -34,24 +37,38 @@ func addFormatFlags(f *flagSet) *formatFlags {
 		names = append(names, string(x))
 	}
 	return &formatFlags{
-		format: f.String("format", "stix", "output `format`: stix (a bundle of every object), or the active indicators as "+strings.Join(names, ", ")),
+		format: f.String("format", "stix", "output `format`: stix (a bundle of every object), misp (one MISP event), or the active indicators as "+strings.Join(names, ", ")),
 		as:     f.String("as", "", "with --format other than stix: export what this `user` may read (default: the operator's view)"),
 		internal: f.Bool("internal", false, "with --format other than stix: the destination is inside the organisation, "+
 			"so TLP:AMBER+STRICT and TLP:RED indicators are included"),
-		out:     f.String("out", "", "write the files into this `directory` (needed for suricata: rules, datasets, hash lists)"),
-		piiMode: f.String("pii", "redact", "personal-data guard: block, redact or hash"),
-		piiKey:  f.String("pii-key", "", "with --pii hash: a `file` holding the node's hash key (at least 32 bytes; hex is decoded)"),
+		out:       f.String("out", "", "write the files into this `directory` (needed for suricata: rules, datasets, hash lists)"),
+		piiMode:   f.String("pii", "redact", "personal-data guard: block, redact or hash"),
+		piiKey:    f.String("pii-key", "", "with --pii hash: a `file` holding the node's hash key (at least 32 bytes; hex is decoded)"),
+		eventUUID: f.String("event-uuid", "", "with --format misp: the event's `uuid` (default: the exported report's, else derived from the objects exported)"),
+		eventInfo: f.String("event-info", "", "with --format misp: the event's `info` when it is not a report's (default \"renkei export\")"),
 	}
 }
 
 // stix reports whether the STIX bundle export was asked for.
 func (ff *formatFlags) stix() bool { return *ff.format == "stix" }
 
-// runExportFormat exports the active indicators in one of the formats of package export.
+// runExportFormat exports the active indicators in one of the formats of package export, or what
+// the viewer may read as one MISP event.
 func runExportFormat(ctx context.Context, e *env, st store.Store, ff *formatFlags, collection string, typesSet, allVersions bool) error {
-	format, err := export.ParseFormat(*ff.format)
-	if err != nil {
-		return usageError("export", "%v", err)
+	isMISP := *ff.format == "misp"
+	var format export.Format
+	if !isMISP {
+		var err error
+		if format, err = export.ParseFormat(*ff.format); err != nil {
+			return usageError("export", "%v, or misp", err)
+		}
+		if *ff.eventUUID != "" || *ff.eventInfo != "" {
+			return usageError("export", "--event-uuid and --event-info apply to --format misp only")
+		}
+	} else if u := *ff.eventUUID; u != "" {
+		if _, err := uuid.Parse(u); err != nil || len(u) != 36 {
+			return usageError("export", "--event-uuid %q is not a UUID", u)
+		}
 	}
 	if typesSet || allVersions {
 		return usageError("export", "--type and --all-versions apply to --format stix only")
@@ -59,45 +76,39 @@ func runExportFormat(ctx context.Context, e *env, st store.Store, ff *formatFlag
 	if format.MultiFile() && *ff.out == "" {
 		return withHint(fmt.Errorf("--format %s writes several files", format), "add --out DIR")
 	}
-	pol, err := piiPolicy(*ff.piiMode, *ff.piiKey)
+	if *ff.piiMode == "hash" && *ff.piiKey == "" {
+		return usageError("export", "--pii hash needs --pii-key FILE")
+	}
+	pol, err := pii.LoadPolicy(*ff.piiMode, *ff.piiKey)
 	if err != nil {
 		return usageError("export", "%v", err)
 	}
 	o := export.Options{Now: e.now(), Internal: *ff.internal, DefaultTLP: policy.DefaultTLP, PII: pol}
-	filter := store.Filter{Types: []string{"indicator"}}
-	if collection != "" {
-		c, err := findCollection(ctx, st, collection)
-		if err != nil {
-			return err
-		}
-		filter.Collection = c.ID
+	types := []string{"indicator"}
+	if isMISP {
+		types = misp.ExportTypes()
 	}
-	var seq iter.Seq2[store.Version, error] = st.Scan(ctx, filter)
-	if *ff.as != "" {
-		v, err := cliViewer(ctx, st, *ff.as)
-		if err != nil {
-			return err
-		}
-		filter.Scope = policy.StoreScope(v)
-		seq = func(yield func(store.Version, error) bool) {
-			for ver, err := range st.Scan(ctx, filter) {
-				if err == nil && !policy.CanVersion(v, policy.ActionRead, &ver).Allow {
-					continue
-				}
-				if !yield(ver, err) || err != nil {
-					return
-				}
-			}
-		}
-	}
-	set, err := export.Collect(ctx, seq, o)
+	seq, err := exportVersions(ctx, st, *ff.as, collection, types)
 	if err != nil {
 		return err
 	}
-	rep := set.Report
-	files, err := export.Files(format, set, export.WriteOptions{}, &rep)
-	if err != nil {
-		return err
+	var (
+		rep   export.Report
+		files []export.File
+	)
+	if isMISP {
+		if files, rep, err = exportMISP(ctx, seq, o, misp.EventOptions{UUID: *ff.eventUUID, Info: *ff.eventInfo}); err != nil {
+			return err
+		}
+	} else {
+		set, err := export.Collect(ctx, seq, o)
+		if err != nil {
+			return err
+		}
+		rep = set.Report
+		if files, err = export.Files(format, set, export.WriteOptions{}, &rep); err != nil {
+			return err
+		}
 	}
 	if *ff.out != "" {
 		if err := os.MkdirAll(*ff.out, 0o755); err != nil {
@@ -117,7 +128,11 @@ func runExportFormat(ctx context.Context, e *env, st store.Store, ff *formatFlag
 			return err
 		}
 	}
-	fmt.Fprintf(e.stderr, "exported %d indicators (%d values) as %s, skipped %d", rep.Exported, rep.Values, format, rep.Skipped())
+	if isMISP {
+		fmt.Fprintf(e.stderr, "exported %d STIX objects as a MISP event of %d attributes, skipped %d", rep.Exported, rep.Values, rep.Skipped())
+	} else {
+		fmt.Fprintf(e.stderr, "exported %d indicators (%d values) as %s, skipped %d", rep.Exported, rep.Values, format, rep.Skipped())
+	}
 	if rep.Redacted > 0 {
 		fmt.Fprintf(e.stderr, ", personal data rewritten in %d", rep.Redacted)
 	}
@@ -133,29 +148,47 @@ func runExportFormat(ctx context.Context, e *env, st store.Store, ff *formatFlag
 	return nil
 }
 
-// piiPolicy builds the personal-data policy of the flags.
-func piiPolicy(mode, keyFile string) (*pii.Policy, error) {
-	m, err := pii.ParseMode(mode)
+// exportVersions scans the versions of the given types an export reads: the operator's view, or
+// with as a user's, each version checked with policy.CanVersion.
+func exportVersions(ctx context.Context, st store.Store, as, collection string, types []string) (iter.Seq2[store.Version, error], error) {
+	filter := store.Filter{Types: types}
+	if collection != "" {
+		c, err := findCollection(ctx, st, collection)
+		if err != nil {
+			return nil, err
+		}
+		filter.Collection = c.ID
+	}
+	if as == "" {
+		return st.Scan(ctx, filter), nil
+	}
+	v, err := cliViewer(ctx, st, as)
 	if err != nil {
 		return nil, err
 	}
-	p := &pii.Policy{Mode: m}
-	if m == pii.ModeHash {
-		if keyFile == "" {
-			return nil, errors.New("--pii hash needs --pii-key FILE")
+	filter.Scope = policy.StoreScope(v)
+	return func(yield func(store.Version, error) bool) {
+		for ver, err := range st.Scan(ctx, filter) {
+			if err == nil && !policy.CanVersion(v, policy.ActionRead, &ver).Allow {
+				continue
+			}
+			if !yield(ver, err) || err != nil {
+				return
+			}
 		}
-		b, err := os.ReadFile(keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--pii-key: %w", err)
-		}
-		k := []byte(strings.TrimSpace(string(b)))
-		if dec, err := hex.DecodeString(string(k)); err == nil {
-			k = dec
-		}
-		p.Key = k
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return p, nil
+	}, nil
 }
+
+// exportMISP collects the objects an event export carries and writes them as one MISP event.
+func exportMISP(ctx context.Context, seq iter.Seq2[store.Version, error], o export.Options, eo misp.EventOptions) ([]export.File, export.Report, error) {
+	set, err := export.CollectObjects(ctx, seq, o)
+	if err != nil {
+		return nil, export.Report{}, err
+	}
+	b, rep, err := misp.WriteExport(set, eo)
+	if err != nil {
+		return nil, rep, err
+	}
+	return []export.File{{Name: "renkei-misp.json", Data: b}}, rep, nil
+}
+

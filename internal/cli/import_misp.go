@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/renkei-cti/renkei/internal/formats/misp"
 	"github.com/renkei-cti/renkei/internal/ingest"
+	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
@@ -43,6 +46,14 @@ func isMISPFormat(format string) bool {
 // runImportMISP converts MISP input to STIX and imports it: events (files or stdin), a feed (a
 // directory or an https:// URL) or a galaxy clusters file.
 func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Importer, opt ingest.Options, format string, files []string, mf *mispFlags) error {
+	// A MISP event is decoded whole before it is converted (its tags and distribution may come after
+	// its attributes), so its import holds it: under the soft heap limit of a streaming STIX import
+	// (ingest.LimitHeap) the collector would run without pause and take most of the time. Lift the
+	// limit for this import, unless the operator set GOMEMLIMIT.
+	if e.getenv("GOMEMLIMIT") == "" {
+		prev := debug.SetMemoryLimit(math.MaxInt64)
+		defer debug.SetMemoryLimit(prev)
+	}
 	var g *misp.Galaxy
 	if *mf.galaxy != "" {
 		fh, err := os.Open(*mf.galaxy)
@@ -64,8 +75,7 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		}
 		printed++
 	}
-	importObjects := func(name string, bundle []byte) error {
-		rep, err := im.Import(ctx, bytes.NewReader(bundle), opt)
+	recordImport := func(name string, rep ingest.Report, err error) error {
 		total.Accepted += rep.Accepted
 		total.Duplicate += rep.Duplicate
 		total.Rejected += rep.Rejected
@@ -81,10 +91,16 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		}
 		return nil
 	}
+	importObjects := func(name string, bundle []byte) error {
+		rep, err := im.Import(ctx, bytes.NewReader(bundle), opt)
+		return recordImport(name, rep, err)
+	}
 	importEvent := func(ctx context.Context, ev *misp.Event) error {
-		res, err := misp.ToSTIX(ev, misp.Options{Galaxy: g})
-		if err != nil {
-			return err
+		res, err := importConverted(ctx, im, opt, ev, misp.Options{Galaxy: g}, func(rep ingest.Report, err error) error {
+			return recordImport("event "+ev.UUID, rep, err)
+		})
+		if res == nil {
+			return err // not converted, or converted in part: nothing to count
 		}
 		c := res.Counts
 		counts.Attributes += c.Attributes
@@ -98,7 +114,7 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		for _, s := range res.Skipped {
 			note("skipped: %s", s)
 		}
-		return importObjects("event "+ev.UUID, res.Bundle())
+		return err
 	}
 
 	var runErr error
@@ -243,3 +259,43 @@ func saveFeedState(path string, st *misp.FeedState) error {
 	}
 	return nil
 }
+
+// importConverted converts a MISP event and imports its objects as they are made: the converter
+// runs on the importer's producing goroutine and hands it each object already decoded (it validated
+// it), so that converting, digesting and writing overlap, nothing is decoded twice and the STIX of a
+// large event is never held whole. When the event cannot be converted at all, nothing is imported
+// and the result is nil. Otherwise record is called once with the import's report and error (the
+// conversion's, when it failed part-way).
+func importConverted(ctx context.Context, im *ingest.Importer, opt ingest.Options, ev *misp.Event, mo misp.Options,
+	record func(ingest.Report, error) error) (*misp.Result, error) {
+	var (
+		res     *misp.Result
+		convErr error
+		objects int
+	)
+	seq := func(yield func(*stix.Object, error) bool) {
+		res, convErr = misp.Convert(ev, mo, func(_ []byte, obj *stix.Object) error {
+			objects++
+			if !yield(obj, nil) {
+				return errImportStopped
+			}
+			return nil
+		})
+		if convErr != nil && objects > 0 && !errors.Is(convErr, errImportStopped) {
+			yield(nil, convErr)
+		}
+	}
+	rep, err := im.ImportDecoded(ctx, seq, opt)
+	switch {
+	case convErr == nil, errors.Is(convErr, errImportStopped):
+		// The import's own error, if any, says what stopped it.
+	case objects == 0:
+		return nil, convErr // nothing was emitted, so nothing was imported
+	default:
+		err = fmt.Errorf("the conversion failed after %d objects, which were imported: %w", objects, convErr)
+	}
+	return res, record(rep, err)
+}
+
+// errImportStopped ends a conversion whose importer stopped reading.
+var errImportStopped = errors.New("the import stopped")

@@ -60,6 +60,17 @@ type chunk struct {
 // on (bad framing, a store failure, a strict abort, ctx cancelled); the Report then says what was
 // already stored, and stays stored.
 func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Report, error) {
+	return im.run(ctx, opt, false, func(ctx context.Context, bytesRead *atomic.Int64, inflight chan<- struct{}, out chan<- chunk) {
+		im.split(ctx, r, opt.MaxObjects, bytesRead, inflight, out)
+	})
+}
+
+// produceFunc is stage 1 of an import: it sends the input's objects in chunks, and closes nothing.
+type produceFunc func(ctx context.Context, bytesRead *atomic.Int64, inflight chan<- struct{}, out chan<- chunk)
+
+// run is the pipeline behind Import and ImportDecoded. waitProducer makes it return only once
+// produce has returned (Import does not wait: its splitter may be blocked in a Read).
+func (im *Importer) run(ctx context.Context, opt Options, waitProducer bool, produce produceFunc) (Report, error) {
 	batchSize := opt.BatchSize
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
@@ -78,9 +89,11 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 	// Stages 1 and 2 are not waited for: the splitter may be blocked in r.Read (an idle stdin) and
 	// Import must still return when ctx ends. Both stop at their next step once ctx is cancelled; r may
 	// be read until its pending Read returns.
+	produced := make(chan struct{})
 	go func() {
+		defer close(produced)
 		defer close(raw)
-		im.split(ctx, r, opt.MaxObjects, &bytesRead, inflight, raw)
+		produce(ctx, &bytesRead, inflight, raw)
 	}()
 	var wwg sync.WaitGroup
 	for range workers {
@@ -111,6 +124,10 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, opt Options) (Repor
 	close(w.batches)
 	if werr := <-writeErr; werr != nil {
 		err = werr // the write failure is the cause; a cancelled assembly is its consequence
+	}
+	if waitProducer {
+		cancel() // a producer still running stops at its next send
+		<-produced
 	}
 	rep = w.final()
 	if err != nil {
@@ -164,15 +181,18 @@ func (im *Importer) split(ctx context.Context, r io.Reader, maxObjects int, byte
 	send()
 }
 
-// decode validates one item and computes its digest.
+// decode validates one item (unless it came decoded, from ImportDecoded) and computes its digest.
 func (im *Importer) decode(it *item) {
 	if it.err != nil {
 		return
 	}
-	obj, err := stix.DecodeWithLimits(it.raw, im.limits)
-	if err != nil {
-		it.err = err
-		return
+	obj := it.obj
+	if obj == nil {
+		var err error
+		if obj, err = stix.DecodeWithLimits(it.raw, im.limits); err != nil {
+			it.err = err
+			return
+		}
 	}
 	if obj.Type == "bundle" {
 		it.err = fmt.Errorf("a bundle inside a bundle or array is not supported; import it on its own")

@@ -11,27 +11,44 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/renkei-cti/renkei/internal/formats/export"
+	"github.com/renkei-cti/renkei/internal/formats/misp"
 	"github.com/renkei-cti/renkei/internal/policy"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
 // handleExport answers GET /export/{format}?collection=C&destination=internal: the active indicators
-// the viewer may read, in the format. Every version is read through the viewer's store scope and
-// checked with policy.CanVersion, the personal-data guard rewrites or blocks each copy, and the TLP
-// rule of docs/EXPORT.md applies. The counts of what was left out, by reason, are in the
-// X-Renkei-Skipped header.
+// the viewer may read, in the format; for format misp, what the viewer may read as one MISP event
+// (event_uuid and event_info set the event's uuid and info). Every version is read through the
+// viewer's store scope and checked with policy.CanVersion, the personal-data guard rewrites or
+// blocks each copy, and the TLP rule of docs/EXPORT.md applies. The counts of what was left out, by
+// reason, are in the X-Renkei-Skipped header.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	v, ok := ViewerFrom(ctx)
 	if !ok {
 		return &HTTPError{Status: http.StatusUnauthorized, Title: "authentication required"}
 	}
-	format, err := export.ParseFormat(r.PathValue("format"))
-	if err != nil {
-		return &HTTPError{Status: http.StatusNotFound, Title: "unknown export format", Description: err.Error()}
-	}
 	q := r.URL.Query()
+	isMISP := r.PathValue("format") == "misp"
+	var format export.Format
+	contentType, types := "application/json", misp.ExportTypes()
+	if !isMISP {
+		var err error
+		if format, err = export.ParseFormat(r.PathValue("format")); err != nil {
+			return &HTTPError{Status: http.StatusNotFound, Title: "unknown export format", Description: err.Error() + ", or misp"}
+		}
+		contentType, types = format.ContentType(), []string{"indicator"}
+	}
+	eo := misp.EventOptions{UUID: q.Get("event_uuid"), Info: q.Get("event_info")}
+	if isMISP && eo.UUID != "" {
+		if _, err := uuid.Parse(eo.UUID); err != nil || len(eo.UUID) != 36 {
+			return &HTTPError{Status: http.StatusBadRequest, Title: "bad event_uuid parameter",
+				Description: fmt.Sprintf("event_uuid %q is not a UUID", eo.UUID)}
+		}
+	}
 	opts := export.Options{Now: time.Now(), DefaultTLP: policy.DefaultTLP, PII: s.pii}
 	switch d := q.Get("destination"); d {
 	case "", "external":
@@ -41,7 +58,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		return &HTTPError{Status: http.StatusBadRequest, Title: "bad destination parameter",
 			Description: fmt.Sprintf("destination %q: want internal or external", d)}
 	}
-	filter := store.Filter{Scope: policy.StoreScope(v), Types: []string{"indicator"}}
+	filter := store.Filter{Scope: policy.StoreScope(v), Types: types}
 	if name := q.Get("collection"); name != "" {
 		c, err := s.readableCollection(r, v, name)
 		if err != nil {
@@ -49,24 +66,41 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		}
 		filter.Collection = c.ID
 	}
-	set, err := export.Collect(ctx, s.readable(r, v, filter), opts)
-	if err != nil {
+	tooMany := func(err error) error {
 		if errors.Is(err, export.ErrTooMany) {
-			return &HTTPError{Status: http.StatusUnprocessableEntity, Title: "too many indicators", Description: err.Error(), Err: err}
+			return &HTTPError{Status: http.StatusUnprocessableEntity, Title: "too many objects", Description: err.Error(), Err: err}
 		}
 		return fmt.Errorf("export: %w", err)
 	}
 	var body bytes.Buffer
-	rep := set.Report
-	if err := export.Write(&body, format, set, export.WriteOptions{}, &rep); err != nil {
-		return fmt.Errorf("export: %w", err)
+	var rep export.Report
+	if isMISP {
+		set, err := export.CollectObjects(ctx, s.readable(r, v, filter), opts)
+		if err != nil {
+			return tooMany(err)
+		}
+		b, mrep, err := misp.WriteExport(set, eo)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		body.Write(b)
+		rep = mrep
+	} else {
+		set, err := export.Collect(ctx, s.readable(r, v, filter), opts)
+		if err != nil {
+			return tooMany(err)
+		}
+		rep = set.Report
+		if err := export.Write(&body, format, set, export.WriteOptions{}, &rep); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 	}
 	h := w.Header()
-	h.Set("Content-Type", format.ContentType())
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Renkei-Exported", strconv.Itoa(rep.Exported))
 	h.Set("X-Renkei-Skipped", skippedHeader(&rep))
-	s.logger.InfoContext(ctx, "export", "request_id", RequestID(ctx), "user", v.UserID, "format", string(format),
+	s.logger.InfoContext(ctx, "export", "request_id", RequestID(ctx), "user", v.UserID, "format", r.PathValue("format"),
 		"exported", rep.Exported, "skipped", rep.Skipped(), "redacted", rep.Redacted, "internal", opts.Internal)
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body.Bytes()); err != nil {

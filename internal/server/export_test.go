@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renkei-cti/renkei/internal/formats/misp"
 	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
 )
@@ -135,6 +136,63 @@ func TestExportEndpointPerViewer(t *testing.T) {
 			if code, body, _ := getExport(t, h, tc.token, tc.target); code != tc.want {
 				t.Errorf("%s: %d, want %d: %s", tc.target, code, tc.want, body)
 			}
+		}
+	})
+}
+
+// TestExportMISPEndpoint: GET /export/misp is one MISP event of what the viewer may read, under
+// the same policy, TLP and personal-data rules as the other formats; our MISP decoder reads it.
+func TestExportMISPEndpoint(t *testing.T) {
+	h, tokens := exportNode(t)
+	values := func(t *testing.T, body string) []string {
+		t.Helper()
+		evs, err := misp.DecodeEvents(strings.NewReader(body), misp.Limits{})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("the export does not decode as one MISP event: %v", err)
+		}
+		var out []string
+		for _, a := range evs[0].Attribute {
+			out = append(out, a.Type+" "+a.Value+" "+string(a.ToIDs))
+		}
+		slices.Sort(out)
+		return out
+	}
+	tests := []struct {
+		user, target string
+		want         []string
+	}{
+		{"alice", "/export/misp", []string{"domain evil.example true", "ip-dst 192.0.2.1 true", "ip-dst 192.0.2.3 true"}},
+		{"alice", "/export/misp?destination=internal", []string{"domain evil.example true", "ip-dst 192.0.2.1 true", "ip-dst 192.0.2.2 true", "ip-dst 192.0.2.3 true"}},
+		{"bob", "/export/misp", []string{"domain evil.example true", "ip-dst 192.0.2.1 true"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user+tc.target, func(t *testing.T) {
+			code, body, hdr := getExport(t, h, tokens[tc.user], tc.target)
+			if code != http.StatusOK || hdr.Get("Content-Type") != "application/json" {
+				t.Fatalf("status %d, Content-Type %q: %s", code, hdr.Get("Content-Type"), body)
+			}
+			if got := values(t, body); !slices.Equal(got, tc.want) {
+				t.Errorf("attributes %v, want %v", got, tc.want)
+			}
+			if strings.Contains(body, "090-1234-5678") {
+				t.Error("the phone number left the node")
+			}
+		})
+	}
+	t.Run("event uuid and info", func(t *testing.T) {
+		code, body, _ := getExport(t, h, tokens["bob"], "/export/misp?event_uuid=0d5f57e4-6c7a-4e33-9a51-6e1b9e1d2b33&event_info=weekly")
+		if code != http.StatusOK || !strings.HasPrefix(body, `{"Event":{"uuid":"0d5f57e4-6c7a-4e33-9a51-6e1b9e1d2b33","info":"weekly"`) {
+			t.Errorf("%d %.200s", code, body)
+		}
+		if code, _, _ := getExport(t, h, tokens["bob"], "/export/misp?event_uuid=nope"); code != http.StatusBadRequest {
+			t.Errorf("a bad event_uuid: %d", code)
+		}
+	})
+	t.Run("same data, same bytes", func(t *testing.T) {
+		_, b1, _ := getExport(t, h, tokens["alice"], "/export/misp")
+		_, b2, _ := getExport(t, h, tokens["alice"], "/export/misp")
+		if b1 != b2 {
+			t.Error("two exports of the same data differ")
 		}
 	})
 }

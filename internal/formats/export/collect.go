@@ -107,6 +107,9 @@ type Report struct {
 	Redacted int            // indicators whose copy the personal-data guard rewrote
 }
 
+// Skip records one indicator or object left out, for the writers outside this package (MISP).
+func (r *Report) Skip(id string, reason Reason, detail string) { r.skip(id, reason, detail) }
+
 func (r *Report) skip(id string, reason Reason, detail string) {
 	if r.Counts == nil {
 		r.Counts = map[Reason]int{}
@@ -142,6 +145,8 @@ type Options struct {
 	PII *pii.Policy
 	// MaxIndicators bounds the indicators held (0: DefaultMaxIndicators).
 	MaxIndicators int
+	// MaxObjects bounds the objects CollectObjects holds (0: DefaultMaxObjects).
+	MaxObjects int
 }
 
 // DefaultMaxIndicators is the default bound of Options.MaxIndicators.
@@ -155,22 +160,25 @@ type Set struct {
 
 // indicatorDoc is the part of an indicator Collect reads.
 type indicatorDoc struct {
-	Type              string   `json:"type"`
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Pattern           string   `json:"pattern"`
-	PatternType       string   `json:"pattern_type"`
-	ValidFrom         string   `json:"valid_from"`
-	ValidUntil        string   `json:"valid_until"`
-	Revoked           bool     `json:"revoked"`
-	ObjectMarkingRefs []string `json:"object_marking_refs"`
-	GranularMarkings  []struct {
-		MarkingRef string `json:"marking_ref"`
-	} `json:"granular_markings"`
+	Type              string            `json:"type"`
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Pattern           string            `json:"pattern"`
+	PatternType       string            `json:"pattern_type"`
+	ValidFrom         string            `json:"valid_from"`
+	ValidUntil        string            `json:"valid_until"`
+	Revoked           bool              `json:"revoked"`
+	ObjectMarkingRefs []string          `json:"object_marking_refs"`
+	GranularMarkings  []granularMarking `json:"granular_markings"`
 }
 
-// ErrTooMany is returned when more indicators are active than Options.MaxIndicators.
-var ErrTooMany = errors.New("too many indicators")
+type granularMarking struct {
+	MarkingRef string `json:"marking_ref"`
+}
+
+// ErrTooMany is returned when more indicators are active than Options.MaxIndicators (Collect), or
+// more objects may leave than Options.MaxObjects (CollectObjects).
+var ErrTooMany = errors.New("too many to export")
 
 // Collect reads versions (already filtered by the policy for the viewer) and returns the active
 // indicators to export. Several versions of one id keep the latest. An error of the sequence ends
@@ -258,7 +266,7 @@ func (o *Options) indicator(v *store.Version) (ind Indicator, reason Reason, det
 	if !until.IsZero() && !until.After(o.Now) {
 		return ind, ReasonExpired, doc.ValidUntil, false
 	}
-	tlp := tlpOf(v, &doc, o.DefaultTLP)
+	tlp := tlpOf(v, doc.ObjectMarkingRefs, doc.GranularMarkings, o.DefaultTLP)
 	if !o.Internal && tlp >= stix.TLPAmberStrict {
 		return ind, ReasonTLP, tlp.String(), false
 	}
@@ -301,14 +309,14 @@ func findingsDetail(fs []pii.Finding) string {
 
 // tlpOf is the TLP the store labelled the version with, else its most restrictive TLP marking,
 // else the default.
-func tlpOf(v *store.Version, doc *indicatorDoc, def stix.TLP) stix.TLP {
+func tlpOf(v *store.Version, objectMarkings []string, granular []granularMarking, def stix.TLP) stix.TLP {
 	if v.Label.Cell != store.NoLabelCell {
 		if t := stix.TLP(v.Label.Cell & 7); t >= stix.TLPClear && t <= stix.TLPRed {
 			return t
 		}
 	}
-	refs := slices.Clone(doc.ObjectMarkingRefs)
-	for _, g := range doc.GranularMarkings {
+	refs := slices.Clone(objectMarkings)
+	for _, g := range granular {
 		refs = append(refs, g.MarkingRef)
 	}
 	if t := stix.MaxTLP(refs); t != stix.TLPNone {

@@ -11,6 +11,11 @@
 // expressed in a blocklist or a one-value rule: it is skipped and counted in the Report with its
 // reason, as is every other indicator left out.
 //
+// CollectObjects is the same read for exports that carry STIX objects of several types rather than
+// indicator values (the MISP event of package misp, which writes them): the latest version of each
+// object, revoked ones and inactive indicators left out, the TLP rule and the personal-data guard
+// applied to every object.
+//
 // The writers are deterministic: the same indicators give the same bytes, whatever order they came
 // in. Each escapes what its language needs (see the writer of each format). docs/EXPORT.md is the
 // user documentation.

@@ -105,13 +105,13 @@ type Event struct {
 	UUID             string        `json:"uuid"`
 	Info             string        `json:"info"`
 	Date             string        `json:"date"`
-	Timestamp        Flex          `json:"timestamp"`
-	PublishTimestamp Flex          `json:"publish_timestamp"`
-	Published        Flex          `json:"published"`
-	ThreatLevelID    Flex          `json:"threat_level_id"`
-	Analysis         Flex          `json:"analysis"`
-	Distribution     Flex          `json:"distribution"`
-	SharingGroupID   Flex          `json:"sharing_group_id"`
+	Timestamp        Flex          `json:"timestamp,omitempty"`
+	PublishTimestamp Flex          `json:"publish_timestamp,omitempty"`
+	Published        Flex          `json:"published,omitempty"`
+	ThreatLevelID    Flex          `json:"threat_level_id,omitempty"`
+	Analysis         Flex          `json:"analysis,omitempty"`
+	Distribution     Flex          `json:"distribution,omitempty"`
+	SharingGroupID   Flex          `json:"sharing_group_id,omitempty"`
 	Orgc             *Org          `json:"Orgc,omitempty"`
 	Org              *Org          `json:"Org,omitempty"`
 	Attribute        []Attribute   `json:"Attribute,omitempty"`
@@ -119,6 +119,17 @@ type Event struct {
 	Tag              []Tag         `json:"Tag,omitempty"`
 	Galaxy           []EventGalaxy `json:"Galaxy,omitempty"`
 	SharingGroup     *SharingGroup `json:"SharingGroup,omitempty"`
+	EventReport      []EventReport `json:"EventReport,omitempty"`
+}
+
+// EventReport is a MISP event report: a Markdown document attached to an event. ToSTIX does not
+// import them (it warns); ExportEvent writes the STIX reports other than the event's as them.
+type EventReport struct {
+	UUID         string `json:"uuid"`
+	Name         string `json:"name"`
+	Content      string `json:"content"`
+	Distribution Flex   `json:"distribution,omitempty"`
+	Timestamp    Flex   `json:"timestamp,omitempty"`
 }
 
 // Org is a MISP organisation.
@@ -135,13 +146,13 @@ type Attribute struct {
 	Value          string        `json:"value"`
 	ToIDs          Flex          `json:"to_ids"`
 	Comment        string        `json:"comment,omitempty"`
-	Timestamp      Flex          `json:"timestamp"`
+	Timestamp      Flex          `json:"timestamp,omitempty"`
 	FirstSeen      string        `json:"first_seen,omitempty"`
 	LastSeen       string        `json:"last_seen,omitempty"`
-	Distribution   Flex          `json:"distribution"`
-	SharingGroupID Flex          `json:"sharing_group_id"`
+	Distribution   Flex          `json:"distribution,omitempty"`
+	SharingGroupID Flex          `json:"sharing_group_id,omitempty"`
 	ObjectRelation string        `json:"object_relation,omitempty"`
-	Deleted        Flex          `json:"deleted"`
+	Deleted        Flex          `json:"deleted,omitempty"`
 	Tag            []Tag         `json:"Tag,omitempty"`
 	Galaxy         []EventGalaxy `json:"Galaxy,omitempty"`
 	Sighting       []Sighting    `json:"Sighting,omitempty"`
@@ -153,10 +164,10 @@ type Object struct {
 	Name            string            `json:"name"`
 	MetaCategory    string            `json:"meta-category"`
 	Comment         string            `json:"comment,omitempty"`
-	Timestamp       Flex              `json:"timestamp"`
-	Distribution    Flex              `json:"distribution"`
-	SharingGroupID  Flex              `json:"sharing_group_id"`
-	Deleted         Flex              `json:"deleted"`
+	Timestamp       Flex              `json:"timestamp,omitempty"`
+	Distribution    Flex              `json:"distribution,omitempty"`
+	SharingGroupID  Flex              `json:"sharing_group_id,omitempty"`
+	Deleted         Flex              `json:"deleted,omitempty"`
 	Attribute       []Attribute       `json:"Attribute,omitempty"`
 	ObjectReference []ObjectReference `json:"ObjectReference,omitempty"`
 }
@@ -168,7 +179,7 @@ type ObjectReference struct {
 	ReferencedUUID   string `json:"referenced_uuid"`
 	RelationshipType string `json:"relationship_type"`
 	Comment          string `json:"comment,omitempty"`
-	Timestamp        Flex   `json:"timestamp"`
+	Timestamp        Flex   `json:"timestamp,omitempty"`
 }
 
 // Tag is a MISP tag.
@@ -188,7 +199,7 @@ type EventGalaxy struct {
 type Sighting struct {
 	UUID         string `json:"uuid"`
 	Type         Flex   `json:"type"` // 0 sighting, 1 false positive, 2 expiration
-	DateSighting Flex   `json:"date_sighting"`
+	DateSighting Flex   `json:"date_sighting,omitempty"`
 	Source       string `json:"source,omitempty"`
 	Organisation *Org   `json:"Organisation,omitempty"`
 }

@@ -35,6 +35,17 @@ func FuzzDecodeAndConvert(f *testing.F) {
 			if _, err := FromSTIX(res.Objects); err != nil {
 				t.Fatalf("FromSTIX of our own output: %v", err)
 			}
+			out, err := ExportEvent(exportObjects(res.Objects), EventOptions{})
+			if err != nil {
+				t.Fatalf("ExportEvent of our own output: %v", err)
+			}
+			b, err := out.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := DecodeEvents(bytes.NewReader(b), Limits{}); err != nil {
+				t.Fatalf("our export does not decode: %v\n%s", err, b)
+			}
 		}
 	})
 }

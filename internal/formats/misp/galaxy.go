@@ -154,6 +154,7 @@ func (g *Galaxy) ToSTIX() (*GalaxyObjects, error) {
 type idRaw struct {
 	id  string
 	raw []byte
+	obj *stix.Object
 }
 
 // galaxyTime is the created time of objects made from galaxy clusters; modified is it plus the
@@ -187,13 +188,14 @@ func clusterObjects(cl *Cluster, version int64) ([]idRaw, error) {
 	}
 	var out []idRaw
 	b, err := marshal(is)
+	var obj *stix.Object
 	if err == nil {
-		_, err = stix.Decode(b)
+		obj, err = stix.Decode(b)
 	}
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, idRaw{id, b})
+	out = append(out, idRaw{id, b, obj})
 	for _, sponsor := range cl.strings("cfr-suspected-state-sponsor") {
 		taID := "threat-actor--" + derivedUUID("state-sponsor", sponsor)
 		ta := &sdo{Type: "threat-actor", SpecVersion: "2.1", ID: taID, Created: created, Modified: created,
@@ -203,13 +205,14 @@ func clusterObjects(cl *Cluster, version int64) ([]idRaw, error) {
 			Created: created, Modified: modified, RelationshipType: "attributed-to", SourceRef: id, TargetRef: taID}
 		for _, v := range []*sdo{ta, rel} {
 			b, err := marshal(v)
+			var obj *stix.Object
 			if err == nil {
-				_, err = stix.Decode(b)
+				obj, err = stix.Decode(b)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("state sponsor %q: %w", sponsor, err)
 			}
-			out = append(out, idRaw{v.ID, b})
+			out = append(out, idRaw{v.ID, b, obj})
 		}
 	}
 	return out, nil
@@ -270,9 +273,9 @@ func (c *conv) cluster(cl *Cluster) string {
 		return ""
 	}
 	for _, o := range objs {
-		if !c.seen[o.id] {
-			c.seen[o.id] = true
-			c.body = append(c.body, o.raw)
+		if c.seen[o.id]&idWritten == 0 {
+			c.seen[o.id] |= idWritten
+			c.put(o.raw, o.obj, false)
 			if strings.HasPrefix(o.id, "relationship--") {
 				c.res.Counts.Relationships++
 			} else if strings.HasPrefix(o.id, "intrusion-set--") {
@@ -305,9 +308,7 @@ func (c *conv) attrClusters(a *Attribute, primary string) {
 		if id == "" {
 			continue
 		}
-		if !slices.Contains(c.refs, id) {
-			c.refs = append(c.refs, id)
-		}
+		c.addRef(id)
 		typ := "related-to"
 		if strings.HasPrefix(primary, "indicator--") {
 			typ = "indicates"

@@ -19,6 +19,9 @@ const stixTime = "2006-01-02T15:04:05.000Z"
 // that the same organisation gives the same bytes in every event.
 const fixedCreated = "2000-01-01T00:00:00.000Z"
 
+// fixedCreatedTime is fixedCreated as a time.
+var fixedCreatedTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // sdo is every STIX domain, relationship and meta object this package writes, with its properties in
 // a fixed order. Empty properties are left out.
 type sdo struct {
@@ -107,6 +110,19 @@ func stixUUID(s string) string {
 		return l
 	}
 	return uuid.NewSHA1(Namespace, []byte("misp-uuid\x00"+s)).String()
+}
+
+// scoUUID returns the UUID an SCO made from a MISP uuid may use. STIX reserves UUIDv5 SCO ids for
+// the deterministic id of the object's contributing properties, so a version-5 uuid (a MISP uuid
+// derived from content, or one derived here) is replaced by a UUID of version 4 layout taken from
+// its SHA-1 in Namespace: still the same for the same uuid.
+func scoUUID(u string) string {
+	if len(u) != 36 || u[14] != '5' {
+		return u
+	}
+	h := uuid.NewSHA1(Namespace, []byte("sco\x00"+u))
+	h[6] = h[6]&0x0f | 0x40
+	return h.String()
 }
 
 // derivedUUID returns a UUIDv5 in Namespace of the parts.

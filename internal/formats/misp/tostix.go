@@ -87,8 +87,8 @@ func (s Skip) String() string {
 type Result struct {
 	EventUUID string
 	ReportID  string
-	// Objects are the JSON texts, each valid for stix.Decode: identities and marking definitions
-	// first, then the report, then the rest in the order of the event.
+	// Objects are the JSON texts, each valid for stix.Decode, in the order Convert emits them (the
+	// report last). Convert leaves it empty: it hands the objects to its emit function instead.
 	Objects  [][]byte
 	Counts   Counts
 	Skipped  []Skip
@@ -116,6 +116,10 @@ func bundle(id string, objs [][]byte) []byte {
 	return append(b, "]}"...)
 }
 
+// Emit receives each object of a conversion as it is made: its JSON text and the object decoded
+// from it by the validation (obj.Raw is raw). An error stops the conversion.
+type Emit func(raw []byte, obj *stix.Object) error
+
 // conv is the state of one conversion.
 type conv struct {
 	ev       *Event
@@ -128,26 +132,96 @@ type conv struct {
 	evDist   int // 0–4, or -1 when the event has none
 	sgMark   string
 
-	head     [][]byte // identities, marking definitions
-	body     [][]byte
+	emitFn  Emit
+	emitErr error // the first error of emitFn: the conversion stops
+	// held are the identities and marking definitions made before the first other object: they are
+	// emitted with it, so that an event that fails as a whole emits nothing.
+	held     []heldObject
+	started  bool // an object other than an identity or marking definition was emitted
 	refs     []string
-	seen     map[string]bool // ids written
+	seen     map[string]uint8 // ids written (idWritten) and listed in refs (idListed)
 	attrSDO  map[string]string
 	objSDO   map[string]string
 	extRefs  []externalRef
 	clusters map[string]string // cluster uuid → intrusion-set id, for clusters written
-	err      error
 }
 
-// ToSTIX converts one MISP event to STIX 2.1. It fails only on an event it cannot convert at all
-// (no uuid, no timestamp or date); a bad attribute is skipped and listed in Result.Skipped.
+type heldObject struct {
+	raw []byte
+	obj *stix.Object
+}
+
+// ToSTIX converts one MISP event to STIX 2.1 and returns the objects in Result.Objects (see
+// Convert).
 func ToSTIX(ev *Event, opt Options) (*Result, error) {
-	c := &conv{ev: ev, opt: opt, specs: typeSpecs(), res: &Result{EventUUID: ev.UUID},
-		seen: map[string]bool{}, attrSDO: map[string]string{}, objSDO: map[string]string{}, clusters: map[string]string{}}
+	var objs [][]byte
+	res, err := Convert(ev, opt, func(raw []byte, _ *stix.Object) error {
+		objs = append(objs, raw)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Objects = objs
+	return res, nil
+}
+
+// Convert converts one MISP event to STIX 2.1, handing each object to emit as soon as it is made
+// rather than holding them all: the event's organisation and sharing group first, then the objects
+// of the attributes and MISP objects in the order of the event (an identity for a sighting's
+// organisation just before its first sighting), and the report last, since it lists them all.
+// Every object emitted is valid for stix.Decode.
+//
+// It fails only on an event it cannot convert at all (no uuid, no timestamp or date, an
+// organisation that makes no valid identity, nothing to report), and then emits nothing; a bad
+// attribute is skipped and listed in Result.Skipped. An error from emit stops the conversion and is
+// returned, wrapped.
+func Convert(ev *Event, opt Options, emit Emit) (*Result, error) {
+	n := len(ev.Attribute)
+	for i := range ev.Object {
+		n += len(ev.Object[i].Attribute)
+	}
+	c := &conv{ev: ev, opt: opt, specs: typeSpecs(), res: &Result{EventUUID: ev.UUID}, emitFn: emit,
+		refs: make([]string, 0, n+n/2), seen: make(map[string]uint8, 2*n), attrSDO: make(map[string]string, n),
+		objSDO: map[string]string{}, clusters: map[string]string{}}
 	if err := c.event(); err != nil {
 		return nil, fmt.Errorf("misp: event %s: %w", ev.UUID, err)
 	}
 	return c.res, nil
+}
+
+// put emits an object. Identities and marking definitions (hold) wait for the first other object,
+// and go out just before it.
+func (c *conv) put(raw []byte, obj *stix.Object, hold bool) {
+	if c.emitErr != nil {
+		return
+	}
+	if hold && !c.started {
+		c.held = append(c.held, heldObject{raw, obj})
+		return
+	}
+	c.started = true
+	for _, h := range c.held {
+		if c.emitErr = c.emitFn(h.raw, h.obj); c.emitErr != nil {
+			return
+		}
+	}
+	c.held = nil
+	c.emitErr = c.emitFn(raw, obj)
+}
+
+// The bits of conv.seen.
+const (
+	idWritten uint8 = 1 << iota
+	idListed
+)
+
+// addRef lists an id in the report.
+func (c *conv) addRef(id string) {
+	if c.seen[id]&idListed == 0 {
+		c.seen[id] |= idListed
+		c.refs = append(c.refs, id)
+	}
 }
 
 func (c *conv) event() error {
@@ -170,7 +244,11 @@ func (c *conv) event() error {
 		created = fmtTime(d)
 	}
 	if ev.Orgc != nil && ev.Orgc.UUID != "" {
-		c.creator = c.identity(ev.Orgc)
+		id, err := c.identity(ev.Orgc)
+		if err != nil {
+			return err
+		}
+		c.creator = id
 	}
 	c.evTLP = tagTLP(ev.Tag)
 	c.evDist = distValue(ev.Distribution, -1)
@@ -178,21 +256,24 @@ func (c *conv) event() error {
 		c.sgMark = c.sharingGroup(ev.SharingGroup)
 	}
 	for _, cl := range c.eventClusters() {
-		if id := c.cluster(cl); id != "" && !slices.Contains(c.refs, id) {
-			c.refs = append(c.refs, id)
+		if id := c.cluster(cl); id != "" {
+			c.addRef(id)
 		}
 	}
-	for i := range ev.Attribute {
+	for _, r := range ev.EventReport {
+		c.warn(fmt.Sprintf("event report %s (%s): event reports are not imported", r.UUID, clip(r.Name)))
+	}
+	for i := 0; i < len(ev.Attribute) && c.emitErr == nil; i++ {
 		c.attribute(&ev.Attribute[i])
 	}
-	for i := range ev.Object {
+	for i := 0; i < len(ev.Object) && c.emitErr == nil; i++ {
 		c.object(&ev.Object[i])
 	}
-	for i := range ev.Object {
+	for i := 0; i < len(ev.Object) && c.emitErr == nil; i++ {
 		c.references(&ev.Object[i])
 	}
-	if c.err != nil {
-		return c.err
+	if c.emitErr != nil {
+		return c.emitErr
 	}
 	rep := &sdo{Type: "report", SpecVersion: "2.1", ID: c.res.ReportID, CreatedByRef: c.creator,
 		Created: created, Modified: c.modified, Name: ev.Info, ReportTypes: []string{"threat-report"},
@@ -221,12 +302,12 @@ func (c *conv) event() error {
 		}
 		rep.ObjectRefs = []string{c.creator}
 	}
-	b, err := c.check(rep)
+	b, obj, err := c.check(rep)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	c.res.Objects = append(append(append(c.res.Objects, c.head...), b), c.body...)
-	return nil
+	c.put(b, obj, false)
+	return c.emitErr
 }
 
 // maxReportSCORefs is the number of report refs above which SCOs are left out of them.
@@ -243,53 +324,54 @@ func isSCORef(id string) bool {
 }
 
 // check marshals an object and validates it with stix.Decode.
-func (c *conv) check(v any) ([]byte, error) {
+func (c *conv) check(v any) ([]byte, *stix.Object, error) {
 	b, err := marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := stix.Decode(b); err != nil {
-		return nil, err
+	obj, err := stix.Decode(b)
+	if err != nil {
+		return nil, nil, err
 	}
-	return b, nil
+	return b, obj, nil
 }
 
-// emit adds a checked object to the body (and the report's refs); false when it failed validation.
+// emit checks an object and emits it (once), listing it in the report; the error says why it
+// failed validation.
 func (c *conv) emit(v any, id string, inReport bool) error {
-	if c.seen[id] {
+	if c.seen[id]&idWritten != 0 {
 		return nil
 	}
-	b, err := c.check(v)
+	b, obj, err := c.check(v)
 	if err != nil {
 		return err
 	}
-	c.seen[id] = true
-	c.body = append(c.body, b)
+	c.seen[id] |= idWritten
+	c.put(b, obj, false)
 	if inReport {
-		c.refs = append(c.refs, id)
+		c.addRef(id)
 	}
 	return nil
 }
 
 // identity writes (once) the identity of a MISP organisation and returns its id.
-func (c *conv) identity(o *Org) string {
+func (c *conv) identity(o *Org) (string, error) {
 	id := "identity--" + stixUUID(o.UUID)
-	if c.seen[id] {
-		return id
+	if c.seen[id]&idWritten != 0 {
+		return id, nil
 	}
 	name := o.Name
 	if name == "" {
 		name = "MISP organisation " + o.UUID
 	}
-	b, err := c.check(&sdo{Type: "identity", SpecVersion: "2.1", ID: id, Created: fixedCreated, Modified: fixedCreated,
+	b, obj, err := c.check(&sdo{Type: "identity", SpecVersion: "2.1", ID: id, Created: fixedCreated, Modified: fixedCreated,
 		Name: name, IdentityClass: "organization"})
 	if err != nil {
-		c.err = fmt.Errorf("organisation %s: %w", o.UUID, err)
-		return ""
+		return "", fmt.Errorf("organisation %s: %w", o.UUID, err)
 	}
-	c.seen[id] = true
-	c.head = append(c.head, b)
-	return id
+	c.seen[id] |= idWritten
+	c.put(b, obj, true)
+	return id, nil
 }
 
 // sharingGroup writes the marking definition of the event's sharing group and returns its id, or ""
@@ -303,7 +385,7 @@ func (c *conv) sharingGroup(sg *SharingGroup) string {
 	if g.Name == "" {
 		g.Name = "MISP sharing group " + g.ID
 	}
-	g.Created, _ = time.Parse(stixTime, fixedCreated)
+	g.Created = fixedCreatedTime
 	if t, ok := seenTime(sg.Modified); ok {
 		g.Created = t.Truncate(time.Millisecond)
 		g.Revision = int(max(t.Unix(), 1))
@@ -330,14 +412,15 @@ func (c *conv) sharingGroup(sg *SharingGroup) string {
 		c.warn(fmt.Sprintf("sharing group %s: %v: marked for the organisation only", sg.UUID, err))
 		return ""
 	}
-	if _, err := stix.Decode(b); err != nil {
+	obj, err := stix.Decode(b)
+	if err != nil {
 		c.warn(fmt.Sprintf("sharing group %s: %v: marked for the organisation only", sg.UUID, err))
 		return ""
 	}
 	id := g.MarkingID()
-	if !c.seen[id] {
-		c.seen[id] = true
-		c.head = append(c.head, b)
+	if c.seen[id]&idWritten == 0 {
+		c.seen[id] |= idWritten
+		c.put(b, obj, true)
 	}
 	return id
 }
@@ -575,27 +658,27 @@ func (c *conv) observed(id, ts, first, last string, scos []*sco, labels, marks [
 	if t, ok := seenTime(last); ok && fmtTime(t) >= od.FirstObserved {
 		od.LastObserved = fmtTime(t)
 	}
-	var bodies [][]byte
+	bodies := make([]heldObject, 0, len(scos))
 	for _, s := range scos {
-		b, err := c.check(s)
+		b, obj, err := c.check(s)
 		if err != nil {
 			return err
 		}
-		bodies = append(bodies, b)
+		bodies = append(bodies, heldObject{b, obj})
 		od.ObjectRefs = append(od.ObjectRefs, s.ID)
 	}
-	b, err := c.check(od)
+	b, obj, err := c.check(od)
 	if err != nil {
 		return err
 	}
-	c.body = append(c.body, b)
-	c.seen[id] = true
-	c.refs = append(c.refs, id)
+	c.put(b, obj, false)
+	c.seen[id] |= idWritten
+	c.addRef(id)
 	for i, s := range scos {
-		if !c.seen[s.ID] {
-			c.seen[s.ID] = true
-			c.body = append(c.body, bodies[i])
-			c.refs = append(c.refs, s.ID)
+		if c.seen[s.ID]&idWritten == 0 {
+			c.seen[s.ID] |= idWritten
+			c.put(bodies[i].raw, bodies[i].obj, false)
+			c.addRef(s.ID)
 		}
 	}
 	return nil
@@ -630,7 +713,11 @@ func (c *conv) sightings(a *Attribute, of string) {
 			sg.Description = "source: " + s.Source
 		}
 		if s.Organisation != nil && s.Organisation.UUID != "" {
-			org := c.identity(s.Organisation)
+			org, err := c.identity(s.Organisation)
+			if err != nil {
+				c.warn(fmt.Sprintf("attribute %s sighting %d: %v: dropped", a.UUID, i, err))
+				continue
+			}
 			sg.CreatedByRef, sg.WhereSightedRefs = org, []string{org}
 		}
 		if err := c.emit(sg, id, true); err != nil {
@@ -712,7 +799,7 @@ func (c *conv) object(o *Object) {
 		var merge *sco
 		if rootType(spec.paths[0]) == "file" {
 			if file == nil {
-				file = &sco{Type: "file", SpecVersion: "2.1", ID: "file--" + uid, ObjectMarkingRefs: marks}
+				file = &sco{Type: "file", SpecVersion: "2.1", ID: "file--" + scoUUID(uid), ObjectMarkingRefs: marks}
 				scos = append(scos, file)
 			}
 			merge = file
@@ -722,7 +809,7 @@ func (c *conv) object(o *Object) {
 		alone, err := buildSCOs(spec.paths, parts, uidA, marks, nil)
 		for _, s := range alone {
 			if err == nil && !(s.Type == "file" && spec.paths[0] == pFileSize) {
-				_, err = c.check(s)
+				_, _, err = c.check(s)
 			}
 		}
 		if err != nil {
@@ -939,8 +1026,19 @@ func patternOf(paths, parts []string) (string, error) {
 	return pat, nil
 }
 
+// quote writes a STIX pattern string literal: s between ' with ' and \ escaped.
 func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // intValue reads the integer of a numeric path: an AS number ("AS174" or "174"), a size, a port.
@@ -965,6 +1063,7 @@ func intValue(path, v string) (int64, error) {
 // file), else a new one with id <type>--uid; the others (resolved addresses, traffic ends) get
 // <type>--uid too (their types differ from the root's).
 func buildSCOs(paths, parts []string, uid string, marks []string, merge *sco) ([]*sco, error) {
+	uid = scoUUID(uid)
 	root := merge
 	rt := rootType(paths[0])
 	if paths[0] == pIPValue {

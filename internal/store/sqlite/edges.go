@@ -50,6 +50,7 @@ func obsRefParts(ref int64) (vid int64, n int) { return ref >> 20, int(ref) & (m
 // is obj itself.
 func graphEdges(obj *stix.Object) []stix.Edge {
 	var out []stix.Edge
+	var seen map[stix.Edge]bool // past linearDedup entries: a report of 100k refs must not cost 100k² compares
 	for _, e := range obj.Edges {
 		if store.HubEdge(e.Type) {
 			continue
@@ -57,11 +58,34 @@ func graphEdges(obj *stix.Object) []stix.Edge {
 		if e.Source == obj.ID {
 			e.Source = ""
 		}
-		if !slices.Contains(out, e) {
-			out = append(out, e)
+		if dup(&seen, out, e) {
+			continue
 		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// linearDedup is the number of entries up to which dup searches the list rather than a set.
+const linearDedup = 32
+
+// dup reports whether x is in out (searched linearly while it is short, then through *seen, which
+// it builds) and, when it is not, records it in *seen once that is in use.
+func dup[T comparable](seen *map[T]bool, out []T, x T) bool {
+	if *seen == nil {
+		if len(out) < linearDedup {
+			return slices.Contains(out, x)
+		}
+		*seen = make(map[T]bool, 2*len(out))
+		for _, y := range out {
+			(*seen)[y] = true
+		}
+	}
+	if (*seen)[x] {
+		return true
+	}
+	(*seen)[x] = true
+	return false
 }
 
 // distinctObservables returns the observables of obj, each once.
@@ -70,8 +94,9 @@ func distinctObservables(obj *stix.Object) []stix.Observable {
 		return obj.Observables
 	}
 	out := make([]stix.Observable, 0, len(obj.Observables))
+	var seen map[stix.Observable]bool
 	for _, o := range obj.Observables {
-		if !slices.Contains(out, o) {
+		if !dup(&seen, out, o) {
 			out = append(out, o)
 		}
 	}
