@@ -16,6 +16,7 @@ import (
 	"github.com/renkei-cti/renkei/internal/formats/export"
 	"github.com/renkei-cti/renkei/internal/formats/misp"
 	"github.com/renkei-cti/renkei/internal/policy"
+	"github.com/renkei-cti/renkei/internal/stix"
 	"github.com/renkei-cti/renkei/internal/store"
 )
 
@@ -33,12 +34,25 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	isMISP := r.PathValue("format") == "misp"
+	isSTIX := r.PathValue("format") == "stix"
 	var format export.Format
 	contentType, types := "application/json", misp.ExportTypes()
-	if !isMISP {
+	switch {
+	case isSTIX:
+		contentType, types = "application/stix+json;version=2.1", nil
+		if t := q.Get("type"); t != "" {
+			types = strings.Split(t, ",")
+			for _, typ := range types {
+				if !stix.ValidTypeName(typ) {
+					return &HTTPError{Status: http.StatusBadRequest, Title: "bad type parameter",
+						Description: fmt.Sprintf("type %q is not a STIX type name", typ)}
+				}
+			}
+		}
+	case !isMISP:
 		var err error
 		if format, err = export.ParseFormat(r.PathValue("format")); err != nil {
-			return &HTTPError{Status: http.StatusNotFound, Title: "unknown export format", Description: err.Error() + ", or misp"}
+			return &HTTPError{Status: http.StatusNotFound, Title: "unknown export format", Description: err.Error() + ", or stix, or misp"}
 		}
 		contentType, types = format.ContentType(), []string{"indicator"}
 	}
@@ -74,7 +88,17 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body bytes.Buffer
 	var rep export.Report
-	if isMISP {
+	switch {
+	case isSTIX:
+		set, err := export.CollectObjects(ctx, s.readable(r, v, filter), opts)
+		if err != nil {
+			return tooMany(err)
+		}
+		rep = set.Report
+		if err := export.WriteBundle(&body, set); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	case isMISP:
 		set, err := export.CollectObjects(ctx, s.readable(r, v, filter), opts)
 		if err != nil {
 			return tooMany(err)
@@ -85,7 +109,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		}
 		body.Write(b)
 		rep = mrep
-	} else {
+	default:
 		set, err := export.Collect(ctx, s.readable(r, v, filter), opts)
 		if err != nil {
 			return tooMany(err)

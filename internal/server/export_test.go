@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -193,6 +194,64 @@ func TestExportMISPEndpoint(t *testing.T) {
 		_, b2, _ := getExport(t, h, tokens["alice"], "/export/misp")
 		if b1 != b2 {
 			t.Error("two exports of the same data differ")
+		}
+	})
+}
+
+// TestExportSTIXEndpoint: GET /export/stix is one STIX bundle of the latest versions the viewer may
+// read, under the same policy, TLP and personal-data rules as the other formats.
+func TestExportSTIXEndpoint(t *testing.T) {
+	h, tokens := exportNode(t)
+	idsOf := func(t *testing.T, body string) []string {
+		t.Helper()
+		var b struct {
+			Type    string `json:"type"`
+			Objects []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"objects"`
+		}
+		if err := json.Unmarshal([]byte(body), &b); err != nil || b.Type != "bundle" {
+			t.Fatalf("not a bundle (%v): %s", err, body)
+		}
+		var out []string
+		for _, o := range b.Objects {
+			out = append(out, o.ID[len(o.ID)-2:]+" "+o.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		user, target string
+		want         []string
+	}{
+		// A reads 1, 3 and 5 for outside (RED stays in), revoked 4 never; 5's phone number redacted.
+		{"alice", "/export/stix?type=indicator", []string{"01 green c2", "03 amber c2", "05 call [pii-redacted:phone]"}},
+		{"alice", "/export/stix?type=indicator&destination=internal", []string{"01 green c2", "02 red c2", "03 amber c2", "05 call [pii-redacted:phone]"}},
+		{"bob", "/export/stix?type=indicator", []string{"01 green c2", "05 call [pii-redacted:phone]"}},
+	} {
+		t.Run(tc.user+tc.target, func(t *testing.T) {
+			code, body, hdr := getExport(t, h, tokens[tc.user], tc.target)
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, body)
+			}
+			if got := idsOf(t, body); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/stix+json;version=2.1" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+	t.Run("same bytes twice", func(t *testing.T) {
+		_, b1, _ := getExport(t, h, tokens["bob"], "/export/stix")
+		_, b2, _ := getExport(t, h, tokens["bob"], "/export/stix")
+		if b1 != b2 {
+			t.Error("two exports of the same data differ")
+		}
+	})
+	t.Run("bad type", func(t *testing.T) {
+		if code, body, _ := getExport(t, h, tokens["bob"], "/export/stix?type=Indicator"); code != http.StatusBadRequest {
+			t.Errorf("%d %s", code, body)
 		}
 	})
 }

@@ -127,7 +127,7 @@ func salvageIdentity(raw []byte) (id, typ string) {
 			}
 			if n == "id" && checkID(val.String(), "") == "" {
 				id = val.String()
-			} else if n == "type" && validTypeName(val.String()) {
+			} else if n == "type" && ValidTypeName(val.String()) {
 				typ = val.String()
 			}
 			continue

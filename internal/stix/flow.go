@@ -131,7 +131,7 @@ func (v *validator) extensions(p *path, sp span) {
 			}
 			v.edge(key, "extensions")
 			v.extensionInstance(kp, val, true)
-		case strings.HasSuffix(key, "-ext") && validTypeName(key):
+		case strings.HasSuffix(key, "-ext") && ValidTypeName(key):
 			if v.spec != nil && v.spec.exts[key] != nil {
 				if val.kind(v.raw) == '{' && isEmpty(v.raw, val) {
 					v.problem(kp, "empty", "an extension must have at least one property")

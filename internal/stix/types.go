@@ -361,7 +361,7 @@ func checkObservedData(v *validator) {
 		tp := v.key(op, "type")
 		if t, ok := v.lookup(val, "type"); !ok {
 			v.problem(tp, "required", "the type property is required")
-		} else if s, ok := v.str(tp, t); ok && !validTypeName(s) {
+		} else if s, ok := v.str(tp, t); ok && !ValidTypeName(s) {
 			v.problem(tp, "type-format", checkTypeName(s))
 		}
 	}

@@ -335,8 +335,8 @@ func checkTypeName(typ string) string {
 	return ""
 }
 
-// validTypeName reports whether typ follows the type name rules.
-func validTypeName(typ string) bool { return checkTypeName(typ) == "" }
+// ValidTypeName reports whether typ follows the STIX type name rules (§3.1).
+func ValidTypeName(typ string) bool { return checkTypeName(typ) == "" }
 
 // checkPropName checks the rules for property names (§3.1, §11.1): 3–250 characters of a–z, 0–9
 // and underscore, starting with a letter. "id" is the one shorter name the specification uses.
@@ -363,7 +363,7 @@ func checkPropName(name string) string {
 // accepts any valid type. It returns "" when the id is good, else what is wrong.
 func checkID(id, wantType string) string {
 	typ, u, ok := strings.Cut(id, "--")
-	if !ok || !validTypeName(typ) || !validUUID(u) {
+	if !ok || !ValidTypeName(typ) || !validUUID(u) {
 		return fmt.Sprintf("%q is not an identifier of the form <type>--<UUID>", id)
 	}
 	if wantType != "" && typ != wantType {
