@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -338,6 +339,9 @@ func encodeIP(dst []byte, kind Kind, v []byte) (Kind, []byte, error) {
 // netip.ParseAddr) without allocating. Anything else is left to netip.ParseAddr.
 func parseIPv4(v []byte) ([4]byte, bool) {
 	var out [4]byte
+	if len(v) < 7 || len(v) > 15 {
+		return out, false
+	}
 	i := 0
 	for n := range 4 {
 		if n > 0 {
@@ -346,12 +350,30 @@ func parseIPv4(v []byte) ([4]byte, bool) {
 			}
 			i++
 		}
-		start, x := i, 0
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' && i-start < 3 {
-			x = x*10 + int(v[i]-'0')
-			i++
+		if i >= len(v) {
+			return out, false
 		}
-		if i == start || x > 255 || i-start > 1 && v[start] == '0' {
+		x := uint(v[i] - '0')
+		if x > 9 {
+			return out, false
+		}
+		i++
+		if i < len(v) {
+			if d := uint(v[i] - '0'); d <= 9 {
+				if x == 0 { // a leading zero
+					return out, false
+				}
+				x = x*10 + d
+				i++
+				if i < len(v) {
+					if d := uint(v[i] - '0'); d <= 9 {
+						x = x*10 + d
+						i++
+					}
+				}
+			}
+		}
+		if x > 255 {
 			return out, false
 		}
 		out[n] = byte(x)
@@ -380,8 +402,11 @@ var lower = func() (t [256]byte) {
 }()
 
 func appendLower(dst, v []byte) []byte {
-	for _, c := range v {
-		dst = append(dst, lower[c])
+	n := len(dst)
+	dst = slices.Grow(dst, len(v))[:n+len(v)]
+	d := dst[n:]
+	for i, c := range v {
+		d[i] = lower[c]
 	}
 	return dst
 }
@@ -424,7 +449,8 @@ func encodeURL(dst, v []byte) (Kind, []byte, error) {
 	n := len(dst)
 	rest := v
 	scheme := []byte("http")
-	if i := bytes.Index(v, []byte("://")); i > 0 && isScheme(v[:i]) {
+	// A scheme holds no ':', so only the first ':' can end one.
+	if i := bytes.IndexByte(v[:min(len(v), 33)], ':'); i > 0 && len(v)-i >= 3 && v[i+1] == '/' && v[i+2] == '/' && isScheme(v[:i]) {
 		scheme, rest = v[:i], v[i+3:]
 	}
 	if h := bytes.IndexByte(rest, '#'); h >= 0 {

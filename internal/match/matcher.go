@@ -85,6 +85,7 @@ func (m *Matcher) Run(ctx context.Context, r io.Reader, f Format, emit func(*Hit
 				j.out <- w.run(j.ch)
 				c.recycle(j.ch)
 			}
+			w.release()
 		})
 	}
 	var readErr error
@@ -141,6 +142,7 @@ func (m *Matcher) Run(ctx context.Context, r io.Reader, f Format, emit func(*Hit
 		}
 	}
 	wg.Wait()
+	c.release() // the reader and the workers are done with every chunk
 	if err == nil {
 		err = readErr
 	}
@@ -174,10 +176,29 @@ type worker struct {
 
 // newWorker returns a worker with room for the candidates of a typical chunk of size bytes.
 func newWorker(src Source, maxLine, size, year int, verify func([]uint32, []Candidate, time.Time) []uint32) *worker {
+	if w, ok := workerPool.Get().(*worker); ok {
+		w.src, w.maxLine, w.year, w.verify = src, maxLine, year, verify
+		return w
+	}
 	n := size / 32 // about one candidate in 32 bytes of log
 	return &worker{src: src, maxLine: maxLine, year: year, verify: verify,
 		cands: make([]Candidate, 0, n), candIx: make([]int32, 0, n), lines: make([]lineInfo, 0, n/4),
 		ev: Event{Cands: make([]Candidate, 0, 64)}}
+}
+
+// workerPool keeps workers, with the memory they grew (candidates, the Searcher's keys and probes),
+// from one run to the next.
+var workerPool sync.Pool
+
+// release hands w to the next run. What it holds that points into the run's input is dropped.
+func (w *worker) release() {
+	w.src, w.verify = nil, nil
+	clear(w.cands[:cap(w.cands)])
+	clear(w.lines[:cap(w.lines)])
+	clear(w.ev.Cands[:cap(w.ev.Cands)])
+	w.ev.TimeText = nil
+	w.scratch.reset()
+	workerPool.Put(w)
 }
 
 type lineInfo struct {
@@ -194,39 +215,14 @@ func (w *worker) run(ch chunk) result {
 	w.cands, w.lines, w.candIx = w.cands[:0], w.lines[:0], w.candIx[:0]
 	w.ev.scratch = &w.scratch
 	ev := &w.ev
-	err := ch.eachLine(w.maxLine, func(line []byte, no, off int64) error {
-		res.stats.Lines++
-		ev.Line, ev.Offset = no, off
-		ev.Cands = ev.Cands[:0]
-		ev.TimeText, ev.timeLayout = nil, timeNone
-		if err := ch.parser.Parse(line, ev); err != nil {
-			return &LineError{no, err}
-		}
-		if len(ev.Cands) == 0 {
-			return nil
-		}
-		li := int32(len(w.lines))
-		w.lines = append(w.lines, lineInfo{no: no, off: off, time: ev.TimeText, layout: ev.timeLayout, cstart: int32(len(w.cands))})
-		for _, c := range ev.Cands {
-			w.cands = append(w.cands, c)
-			w.candIx = append(w.candIx, li)
-			if h, k := derivedHost(c); h != nil {
-				w.cands = append(w.cands, Candidate{k, h})
-				w.candIx = append(w.candIx, li)
-			}
-		}
-		w.lines[li].cend = int32(len(w.cands))
-		return nil
-	})
-	res.stats.Bytes = int64(len(ch.data))
-	if err != nil {
-		res.err = err
-		return res
-	}
-	res.stats.Candidates = int64(len(w.cands))
 	snap := w.src.Snapshot()
 	lastLine := int32(-1)
-	snap.Search(&w.sr, w.cands, func(ci int, refs []uint32) {
+	// The candidates are looked up a batch at a time as the lines are read, not once the whole
+	// chunk is read: so the bytes they point to are still in the cache. A batch ends at the end of
+	// a line, so that every value of a line is at hand when one of its hits is verified.
+	searched := 0
+	hit := func(ci int, refs []uint32) {
+		ci += searched
 		li := w.candIx[ci]
 		l := w.lines[li]
 		c := w.cands[ci]
@@ -250,7 +246,52 @@ func (w *worker) run(ch chunk) result {
 			res.stats.HitLines++
 			lastLine = li
 		}
+	}
+	flush := func() {
+		if searched < len(w.cands) {
+			snap.Search(&w.sr, w.cands[searched:], hit)
+			searched = len(w.cands)
+		}
+	}
+	err := ch.eachLine(w.maxLine, func(line []byte, no, off int64) error {
+		res.stats.Lines++
+		ev.Line, ev.Offset = no, off
+		ev.Cands = ev.Cands[:0]
+		ev.TimeText, ev.timeLayout = nil, timeNone
+		if err := ch.parser.Parse(line, ev); err != nil {
+			return &LineError{no, err}
+		}
+		if len(ev.Cands) == 0 {
+			return nil
+		}
+		li := int32(len(w.lines))
+		w.lines = append(w.lines, lineInfo{no: no, off: off, time: ev.TimeText, layout: ev.timeLayout, cstart: int32(len(w.cands))})
+		for _, c := range ev.Cands {
+			w.cands = append(w.cands, c)
+			w.candIx = append(w.candIx, li)
+			if c.Kind != KindURL && c.Kind != KindEmail {
+				continue
+			}
+			if h, k := derivedHost(c); h != nil {
+				w.cands = append(w.cands, Candidate{k, h})
+				w.candIx = append(w.candIx, li)
+			}
+		}
+		w.lines[li].cend = int32(len(w.cands))
+		if len(w.cands)-searched >= searchBatch/2 { // one Search batch: a line adds few candidates
+			flush()
+		}
+		return nil
 	})
+	res.stats.Bytes = int64(len(ch.data))
+	if err != nil {
+		// The hits of the lines before the bad one are not reported: the chunk fails as a whole.
+		res.hits, res.stats.Hits, res.stats.HitLines = nil, 0, 0
+		res.err = err
+		return res
+	}
+	flush()
+	res.stats.Candidates = int64(len(w.cands))
 	res.stats.Hits = int64(len(res.hits))
 	return res
 }
@@ -266,11 +307,14 @@ func derivedHost(c Candidate) ([]byte, Kind) {
 		return c.Value[at+1:], KindDomain
 	case KindURL:
 		v := c.Value
-		if i := bytes.Index(v, []byte("://")); i >= 0 {
+		if i := indexSchemeSep(v); i >= 0 {
 			v = v[i+3:]
 		}
-		if i := bytes.IndexAny(v, "/?#"); i >= 0 {
-			v = v[:i]
+		for i, c := range v {
+			if c == '/' || c == '?' || c == '#' {
+				v = v[:i]
+				break
+			}
 		}
 		if i := bytes.LastIndexByte(v, '@'); i >= 0 {
 			v = v[i+1:]
@@ -298,4 +342,19 @@ func derivedHost(c Candidate) ([]byte, Kind) {
 		return v, KindDomain
 	}
 	return nil, 0
+}
+
+// indexSchemeSep is bytes.Index(v, "://"), quicker when the first ':' starts it, as in most URLs.
+func indexSchemeSep(v []byte) int {
+	for off := 0; ; {
+		i := bytes.IndexByte(v[off:], ':')
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if len(v)-i >= 3 && v[i+1] == '/' && v[i+2] == '/' {
+			return i
+		}
+		off = i + 1
+	}
 }

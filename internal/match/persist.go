@@ -41,7 +41,8 @@ const (
 	fileMagic = "RNKMIDX\n"
 	// fileVersion changes with the layout of the file or of any table in it, and with anything
 	// that changes which key a value is stored under (normalisation, classes, hashing).
-	fileVersion  = 1
+	// Version 2: the exact table hashes keys with hashKey's wyhash-style hash, not XXH64.
+	fileVersion  = 2
 	sectionAlign = 64
 	// IndexFileName is the name of the index file in a node's data directory.
 	IndexFileName = "match.idx"

@@ -290,7 +290,7 @@ func TestFileRefused(t *testing.T) {
 		{"half", good[:len(good)/2], "truncated"},
 		{"a byte more", append(slices.Clone(good), 0), "truncated"},
 		{"magic", with(func(b []byte) []byte { b[0] = 'X'; return b }), "no magic number"},
-		{"version", with(func(b []byte) []byte { b[8] = 2; return b }), "format version 2"},
+		{"version", with(func(b []byte) []byte { b[8] = fileVersion + 1; return b }), fmt.Sprintf("format version %d", fileVersion+1)},
 		{"a header byte", with(func(b []byte) []byte { b[100] ^= 1; return b }), "checksum"},
 		{"the checksum", with(func(b []byte) []byte { b[headerLen-1] ^= 0x80; return b }), "checksum"},
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -191,8 +192,27 @@ func (c *chunker) getBuf() *[]byte {
 	case b := <-c.free:
 		return b
 	default:
+		if b, ok := chunkBufs.Get().(*[]byte); ok && cap(*b) >= c.size+c.maxLine+1 {
+			return b
+		}
 		b := make([]byte, 0, c.size+c.maxLine+1)
 		return &b
+	}
+}
+
+// chunkBufs keeps chunk buffers from one run (or Read) to the next: a run of a few MB would
+// otherwise spend a good part of its time allocating and clearing them.
+var chunkBufs sync.Pool
+
+// release hands the buffers the chunker holds to the next chunker.
+func (c *chunker) release() {
+	for {
+		select {
+		case b := <-c.free:
+			chunkBufs.Put(b)
+		default:
+			return
+		}
 	}
 }
 
@@ -272,7 +292,7 @@ func (c *chunker) next(ctx context.Context) (chunk, error) {
 		if !c.eof {
 			cut = bytes.LastIndexByte(data, '\n') + 1
 		}
-		if h := bytes.Index(data[:cut], []byte("\n#")); h >= 0 {
+		if h := indexHeaderLine(data[:cut]); h >= 0 {
 			cut = h + 1
 		}
 		c.carry = append(c.carry, data[cut:]...)
@@ -328,6 +348,7 @@ func (ch chunk) eachLine(maxLine int, fn func(line []byte, no, off int64) error)
 // line; fn's own error stops the reading and is returned as is.
 func Read(ctx context.Context, r io.Reader, f Format, o ReadOptions, fn func(*Event) error) error {
 	c := newChunker(r, f, o)
+	defer c.release()
 	ev := &Event{scratch: &arena{}}
 	for {
 		ch, err := c.next(ctx)
@@ -356,4 +377,20 @@ func (e *Event) reset(no, off int64) {
 	e.Cands = e.Cands[:0]
 	e.TimeText, e.timeLayout = nil, timeNone
 	e.scratch.reset()
+}
+
+// indexHeaderLine is bytes.Index(d, "\n#"), looking for the rare '#' rather than every line end.
+func indexHeaderLine(d []byte) int {
+	for off := 1; off < len(d); {
+		i := bytes.IndexByte(d[off:], '#')
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if d[i-1] == '\n' {
+			return i - 1
+		}
+		off = i + 1
+	}
+	return -1
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"unsafe"
 )
 
@@ -26,14 +27,14 @@ type Searcher struct {
 }
 
 type probe struct {
+	h          uint64 // the hash of the key; for KindIPv4, the address
 	ci         int32  // candidate number; -1 for none
 	start, end int32  // keys[start:end] is seed | class | key
-	kind       Kind   // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
-	slot       uint32 // the first slot of an exact-table probe, set by search
-	h          uint64 // the hash of the key; for KindIPv4, the address
+	slot       uint32 // where stage3 starts: the home slot (stage1), then the first whose tag matches (stage2)
 	// Set by stage3 for stage4: ev is the exact table's entry offset or, for KindIPv4, the
 	// address table's value, when hit is set; cv is the CIDR table's value (0: no block).
 	ev, cv uint32
+	kind   Kind // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
 	hit    bool
 }
 
@@ -149,9 +150,26 @@ func (s *Searcher) stage2(ix *Index, ps []probe) {
 				prefetch(unsafe.Pointer(&c6.vals[at]))
 			}
 			if n > 0 {
-				if sl := t.slots[p.slot]; sl != 0 && uint32(sl>>32) == uint32(p.h) && int64(uint32(sl)) < int64(len(t.arena)) {
-					prefetch(unsafe.Pointer(&t.arena[uint32(sl)]))
+				// Go along the probe sequence to the first slot whose tag matches (or the empty slot
+				// that ends it), prefetch that entry, and leave stage3 to start there: the slots
+				// before it cannot hold the key.
+				i := uint64(p.slot)
+				for range n { // bounded: a table read from a damaged file may have no empty slot
+					sl := t.slots[i]
+					if sl == 0 {
+						break
+					}
+					if uint32(sl>>32) == uint32(p.h) {
+						if int64(uint32(sl)) < int64(len(t.arena)) {
+							prefetch(unsafe.Pointer(&t.arena[uint32(sl)]))
+						}
+						break
+					}
+					if i++; i == n {
+						i = 0
+					}
 				}
+				p.slot = uint32(i)
 			}
 		}
 	}
@@ -243,6 +261,10 @@ func (s *Searcher) encode(ix *Index, ci int32, c Candidate) {
 		}
 	}
 	t := &ix.exact
+	if c.Kind == KindDomain {
+		s.encodeDomainCand(ix, ci, c.Value)
+		return
+	}
 	start := len(s.keys)
 	s.keys = append(s.keys, zeroHdr[:]...)
 	k, keys, err := encodeKey(s.keys, c.Kind, c.Value)
@@ -252,9 +274,6 @@ func (s *Searcher) encode(ix *Index, ci int32, c Candidate) {
 	}
 	s.keys = keys
 	switch k {
-	case KindDomain:
-		s.encodeDomain(ix, ci, start)
-		return
 	case KindIPv4:
 		s.probes = append(s.probes, probe{ci: ci, kind: KindIPv4, h: uint64(binary.BigEndian.Uint32(s.keys[start+hdrLen:]))})
 		s.keys = s.keys[:start]
@@ -277,39 +296,69 @@ func (s *Searcher) encode(ix *Index, ci int32, c Candidate) {
 	s.probes = append(s.probes, probe{ci: ci, start: int32(start), end: int32(len(s.keys)), kind: k, h: hashKey(hk)})
 }
 
-// encodeDomain turns the name at keys[start+hdrLen:] into one probe for each of its suffixes with
-// a number of labels some domain indicator has.
-func (s *Searcher) encodeDomain(ix *Index, ci int32, start int) {
+// encodeDomainCand is encodeKey for a domain followed by encodeDomain, in one pass over the name:
+// it normalises the name as encodeDomain (kind.go) does, notes where its labels start, and appends
+// one probe for each suffix with a number of labels some domain indicator has.
+func (s *Searcher) encodeDomainCand(ix *Index, ci int32, v []byte) {
 	t := &ix.exact
 	if t.count == 0 || ix.labels == [2]uint64{} {
-		s.keys = s.keys[:start]
 		return
 	}
+	if len(v) > 0 && !(v[0] > ' ' && v[0] < 0x80 && v[len(v)-1] > ' ' && v[len(v)-1] < 0x80) {
+		v = bytes.TrimSpace(v)
+	}
+	if len(v) > MaxValueLen {
+		return
+	}
+	if len(v) >= 2 && v[0] == '*' && v[1] == '.' {
+		v = v[2:]
+	}
+	if len(v) > 0 && v[len(v)-1] == '.' {
+		v = v[:len(v)-1]
+	}
+	if len(v) == 0 || len(v) > maxDomainLen {
+		return
+	}
+	start := len(s.keys)
+	s.keys = slices.Grow(s.keys, hdrLen+len(v))[:start+hdrLen+len(v)]
+	name := s.keys[start+hdrLen:]
+	// starts[i] is where label i starts in name; a valid name (at most 253 bytes) has at most 127
+	// labels. The loop has no branch that depends on where the dots are: it writes
+	// starts[labels] at every byte, and after a dot labels moves on, so that what the dot wrote stays.
+	var starts [256]uint8
+	labels, prevDot := 1, 1
+	for i, c := range v {
+		dot := 0
+		if c == '.' {
+			dot = 1
+		}
+		if !domainByte[c] || dot&prevDot != 0 {
+			s.keys = s.keys[:start]
+			return
+		}
+		starts[uint8(labels)] = uint8(i + 1)
+		labels += dot
+		prevDot = dot
+		name[i] = lower[c]
+	}
 	end := len(s.keys)
-	labels := bytes.Count(s.keys[start+hdrLen:end], []byte{'.'}) + 1
-	p := start + hdrLen
-	first := true
 	for n := labels; n > 0; n-- {
 		m := min(n, maxLabels)
-		if ix.labels[m/64]&(1<<(m%64)) != 0 {
-			ks := len(s.keys)
-			if first {
-				ks = start // the full name is already in place
-			} else {
-				s.keys = append(s.keys, zeroHdr[:]...)
-				s.keys = append(s.keys, s.keys[p:end]...)
-			}
-			hk := s.keys[ks:]
-			if first {
-				hk = s.keys[ks:end]
-			}
-			copy(hk, t.seed[:])
-			hk[8] = classDomain
-			s.probes = append(s.probes, probe{ci: ci, start: int32(ks), end: int32(ks + len(hk)), kind: KindDomain, h: hashKey(hk)})
+		if ix.labels[m/64]&(1<<(m%64)) == 0 {
+			continue
 		}
-		first = false
-		if n > 1 {
-			p += bytes.IndexByte(s.keys[p:end], '.') + 1
+		ks := start // the full name is already in place
+		if n != labels {
+			ks = len(s.keys)
+			s.keys = append(s.keys, zeroHdr[:]...)
+			s.keys = append(s.keys, s.keys[start+hdrLen+int(starts[labels-n]):end]...)
 		}
+		hk := s.keys[ks:]
+		if n == labels {
+			hk = s.keys[ks:end]
+		}
+		copy(hk, t.seed[:])
+		hk[8] = classDomain
+		s.probes = append(s.probes, probe{ci: ci, start: int32(ks), end: int32(ks + len(hk)), kind: KindDomain, h: hashKey(hk)})
 	}
 }

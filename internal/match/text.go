@@ -32,10 +32,10 @@ type textParser struct{}
 
 // byte classes for the tokenizer
 const (
-	cTok   = 1 << iota // part of a token
-	cHex               // 0-9 a-f A-F
-	cDigit             // 0-9
-	cAlpha             // letters
+	cTok    = 1 << iota // part of a token
+	cHex                // 0-9 a-f A-F
+	cNotHex             // part of a token, not a hex digit
+	cAlpha              // letters
 	cDot
 	cColon
 	cAt
@@ -47,19 +47,19 @@ var cls = func() (t [256]uint8) {
 		b := byte(c)
 		switch {
 		case b >= '0' && b <= '9':
-			t[c] = cTok | cHex | cDigit
+			t[c] = cTok | cHex
 		case b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F':
 			t[c] = cTok | cHex | cAlpha
 		case b >= 'g' && b <= 'z' || b >= 'G' && b <= 'Z':
-			t[c] = cTok | cAlpha
+			t[c] = cTok | cNotHex | cAlpha
 		case b == '.':
-			t[c] = cTok | cDot
+			t[c] = cTok | cNotHex | cDot
 		case b == ':':
-			t[c] = cTok | cColon
+			t[c] = cTok | cNotHex | cColon
 		case b == '@':
-			t[c] = cTok | cAt
+			t[c] = cTok | cNotHex | cAt
 		case b == '-' || b == '_':
-			t[c] = cTok
+			t[c] = cTok | cNotHex
 		case b <= ' ' || b == '"' || b == '\'' || b == '<' || b == '>' || b == '|' || b == '`' || b == 0x7f:
 			t[c] = cURLEnd
 		}
@@ -82,14 +82,12 @@ func scanText(line []byte, i int, ev *Event) {
 			continue
 		}
 		j := i
-		all := uint8(0xff) // classes every byte has
-		any := uint8(0)    // classes some byte has
+		any := uint8(0) // classes some byte has
 		for j < n {
 			c := cls[line[j]]
 			if c&cTok == 0 {
 				break
 			}
-			all &= c
 			any |= c
 			j++
 		}
@@ -115,29 +113,34 @@ func scanText(line []byte, i int, ev *Event) {
 		// Tokens that end in ':' (j points at it when it was the last byte) lose it.
 		tok := line[i:j]
 		i = j
-		classify(tok, all, any, ev)
+		// Most tokens are words and numbers: without '.', ':' or '@' a token can only be a hash,
+		// which takes 32 characters or more (trimming the ends only shortens it).
+		if any&(cDot|cColon|cAt) == 0 && len(tok) < 32 {
+			continue
+		}
+		classify(tok, any, ev)
 	}
 }
 
-// classify appends the candidate a token is, if any.
-func classify(tok []byte, all, any uint8, ev *Event) {
+// classify appends the candidate a token is, if any. any is the classes some byte of tok has.
+func classify(tok []byte, any uint8, ev *Event) {
+	trimmed := false
 	for len(tok) > 0 && (tok[len(tok)-1] == '.' || tok[len(tok)-1] == ':' || tok[len(tok)-1] == '-') {
 		tok = tok[:len(tok)-1]
-		all, any = 0, cDot|cColon|cAt|cAlpha|cDigit // recompute below
+		trimmed = true
 	}
 	for len(tok) > 0 && (tok[0] == '.' || tok[0] == ':' || tok[0] == '-') {
 		tok = tok[1:]
-		all, any = 0, cDot|cColon|cAt|cAlpha|cDigit
+		trimmed = true
 	}
 	if len(tok) < 3 {
 		return
 	}
 	// Below, each branch passes over the token a bounded number of times.
 	ev.work += 4 * len(tok)
-	if all == 0 {
-		all, any = 0xff, 0
+	if trimmed {
+		any = 0
 		for _, b := range tok {
-			all &= cls[b]
 			any |= cls[b]
 		}
 	}
@@ -147,7 +150,7 @@ func classify(tok []byte, all, any uint8, ev *Event) {
 		if at > 0 && bytes.IndexByte(tok[at+1:], '.') > 0 && bytes.IndexByte(tok[at+1:], '@') < 0 && any&cColon == 0 {
 			ev.add(KindEmail, tok)
 		}
-	case all&cHex != 0:
+	case any&cNotHex == 0: // hex digits only
 		switch len(tok) {
 		case 32, 40, 64, 128:
 			ev.add(KindHash, tok)
@@ -167,7 +170,7 @@ func classify(tok []byte, all, any uint8, ev *Event) {
 		}
 		classifyHost(host, ev)
 	case any&cDot != 0:
-		classifyHost(tok, ev)
+		classifyHostClasses(tok, any, ev)
 	}
 }
 
@@ -176,10 +179,17 @@ func classifyHost(h []byte, ev *Event) {
 	if len(h) < 3 {
 		return
 	}
-	all, any := uint8(0xff), uint8(0)
+	any := uint8(0)
 	for _, b := range h {
-		all &= cls[b]
 		any |= cls[b]
+	}
+	classifyHostClasses(h, any, ev)
+}
+
+// classifyHostClasses is classifyHost given the classes some byte of h has.
+func classifyHostClasses(h []byte, any uint8, ev *Event) {
+	if len(h) < 3 {
+		return
 	}
 	if any&cDot == 0 || any&(cAt|cColon) != 0 {
 		return
@@ -230,7 +240,14 @@ func allDigits(b []byte) bool {
 	return true
 }
 
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+// isMonth reports whether m is one of the English three-letter month names, as syslog writes them.
+func isMonth(m []byte) bool {
+	switch string(m) {
+	case "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec":
+		return true
+	}
+	return false
+}
 
 // timePrefix sets the event's time from a timestamp at the start of the line and returns where the
 // rest of the line starts.
@@ -269,11 +286,9 @@ func timePrefix(line []byte, ev *Event) int {
 			return end
 		}
 	case c >= 'A' && c <= 'S' && len(line) >= 15 && line[3] == ' ' && line[9] == ':' && line[12] == ':':
-		for _, m := range months {
-			if string(line[:3]) == m {
-				ev.setTime(line[:15], timeSyslog)
-				return 15
-			}
+		if isMonth(line[:3]) {
+			ev.setTime(line[:15], timeSyslog)
+			return 15
 		}
 	}
 	return 0
