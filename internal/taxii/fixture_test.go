@@ -115,6 +115,30 @@ func (f *fixture) addCollection(alias string, grants ...store.Grant) store.Colle
 	return col
 }
 
+// newAccounts makes a node with the fixture's organisations (A and B hosted, R remote), users
+// (alice and anna in A, bob in B, peer for R) and collections, and no objects yet.
+func newAccounts(t *testing.T) *fixture {
+	t.Helper()
+	f := newNode(t)
+	for _, o := range []store.Organisation{{ID: orgA, Name: "A"}, {ID: orgB, Name: "B"}, {ID: orgR, Name: "R", Remote: true}} {
+		f.addOrg(o)
+	}
+	for _, u := range []store.User{
+		{ID: "u-alice", Name: "alice", OrgID: orgA, Role: store.RoleAnalyst},
+		{ID: "u-anna", Name: "anna", OrgID: orgA, Role: store.RoleReader},
+		{ID: "u-bob", Name: "bob", OrgID: orgB, Role: store.RoleAnalyst},
+		{ID: "u-peer", Name: "peer", OrgID: orgR, Role: store.RolePeer},
+	} {
+		f.addUser(u)
+	}
+	f.shared = f.addCollection("shared", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true, Write: true},
+		store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true}, store.Grant{Kind: store.GrantOrg, Subject: orgR, Read: true})
+	f.addCollection("inbox-b", store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true, Write: true})
+	f.addCollection("readonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true})
+	f.addCollection("writeonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Write: true})
+	return f
+}
+
 // start serves the node with the server's whole stack.
 func (f *fixture) start(edit func(*config.TAXII)) {
 	f.t.Helper()
@@ -134,23 +158,7 @@ func (f *fixture) start(edit func(*config.TAXII)) {
 
 func newFixture(t *testing.T, edit func(*config.TAXII)) *fixture {
 	t.Helper()
-	f := newNode(t)
-	for _, o := range []store.Organisation{{ID: orgA, Name: "A"}, {ID: orgB, Name: "B"}, {ID: orgR, Name: "R", Remote: true}} {
-		f.addOrg(o)
-	}
-	for _, u := range []store.User{
-		{ID: "u-alice", Name: "alice", OrgID: orgA, Role: store.RoleAnalyst},
-		{ID: "u-anna", Name: "anna", OrgID: orgA, Role: store.RoleReader},
-		{ID: "u-bob", Name: "bob", OrgID: orgB, Role: store.RoleAnalyst},
-		{ID: "u-peer", Name: "peer", OrgID: orgR, Role: store.RolePeer},
-	} {
-		f.addUser(u)
-	}
-	f.shared = f.addCollection("shared", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true, Write: true},
-		store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true}, store.Grant{Kind: store.GrantOrg, Subject: orgR, Read: true})
-	f.addCollection("inbox-b", store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true, Write: true})
-	f.addCollection("readonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true})
-	f.addCollection("writeonly", store.Grant{Kind: store.GrantOrg, Subject: orgA, Write: true})
+	f := newAccounts(t)
 	// The objects, one write per version so that date_added orders them as listed.
 	community := policy.DistributionMarkingID(policy.DistCommunity)
 	for _, raw := range []string{

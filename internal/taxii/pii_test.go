@@ -8,7 +8,6 @@ import (
 
 	"github.com/renkei-cti/renkei/internal/formats/pii"
 	"github.com/renkei-cti/renkei/internal/stix"
-	"github.com/renkei-cti/renkei/internal/store"
 )
 
 // TestPersonalDataGuard: a form read by another organisation than its creator's leaves through the
@@ -37,19 +36,7 @@ func TestPersonalDataGuard(t *testing.T) {
 		{pii.ModeBlock, ""},
 	} {
 		t.Run(c.mode.String(), func(t *testing.T) {
-			f := newNode(t)
-			for _, o := range []store.Organisation{{ID: orgA, Name: "A"}, {ID: orgB, Name: "B"}, {ID: orgR, Name: "R", Remote: true}} {
-				f.addOrg(o)
-			}
-			for _, u := range []store.User{
-				{ID: "u-alice", Name: "alice", OrgID: orgA, Role: store.RoleAnalyst},
-				{ID: "u-bob", Name: "bob", OrgID: orgB, Role: store.RoleAnalyst},
-				{ID: "u-peer", Name: "peer", OrgID: orgR, Role: store.RolePeer},
-			} {
-				f.addUser(u)
-			}
-			f.shared = f.addCollection("shared", store.Grant{Kind: store.GrantOrg, Subject: orgA, Read: true, Write: true},
-				store.Grant{Kind: store.GrantOrg, Subject: orgB, Read: true}, store.Grant{Kind: store.GrantOrg, Subject: orgR, Read: true})
+			f := newAccounts(t)
 			f.importRaw(f.shared.ID, stored)
 			f.importRaw(f.shared.ID, raw(clean, "nothing personal"))
 			f.pii = &pii.Policy{Mode: c.mode, Key: key}

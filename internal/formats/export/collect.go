@@ -192,18 +192,37 @@ func Collect(ctx context.Context, versions iter.Seq2[store.Version, error], o Op
 		limit = DefaultMaxIndicators
 	}
 	set := &Set{}
+	var err error
+	set.Indicators, err = latest(ctx, versions, &set.Report, limit, "active indicators", o.indicator,
+		func(ind *Indicator) (string, string) { return ind.ID, ind.Modified })
+	if err != nil {
+		return nil, err
+	}
 	rep := &set.Report
-	byID := map[string]int{} // index in set.Indicators
+	for _, ind := range set.Indicators {
+		rep.Values += len(ind.Values)
+	}
+	rep.Exported = len(set.Indicators)
+	return set, nil
+}
+
+// latest reads versions and keeps, of each id, the latest version that decide lets leave, sorted
+// by id; the others are counted in rep by reason. key gives a kept item's id and modified time. At
+// most limit items are kept (else ErrTooMany, naming what).
+func latest[T any](ctx context.Context, versions iter.Seq2[store.Version, error], rep *Report, limit int, what string,
+	decide func(*store.Version) (T, Reason, string, bool), key func(*T) (id, modified string)) ([]T, error) {
+	var out []T
+	byID := map[string]int{} // index in out
 	keys := map[string]string{}
 	for v, err := range versions {
 		if err != nil {
-			return nil, fmt.Errorf("export: reading indicators: %w", err)
+			return nil, fmt.Errorf("export: reading %s: %w", what, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("export: %w", err)
 		}
 		rep.Read++
-		ind, reason, detail, redacted := o.indicator(&v)
+		item, reason, detail, redacted := decide(&v)
 		if reason != "" {
 			rep.skip(v.ID, reason, detail)
 			continue
@@ -216,24 +235,25 @@ func Collect(ctx context.Context, versions iter.Seq2[store.Version, error], o Op
 				rep.skip(v.ID, ReasonSuperseded, v.Modified)
 				continue
 			}
-			rep.skip(v.ID, ReasonSuperseded, set.Indicators[i].Modified)
-			set.Indicators[i] = ind
+			_, modified := key(&out[i])
+			rep.skip(v.ID, ReasonSuperseded, modified)
+			out[i] = item
 			keys[v.ID] = v.VersionKey
 			continue
 		}
-		if len(set.Indicators) >= limit {
-			return nil, fmt.Errorf("export: %w: more than %d active indicators", ErrTooMany, limit)
+		if len(out) >= limit {
+			return nil, fmt.Errorf("export: %w: more than %d %s", ErrTooMany, limit, what)
 		}
-		byID[v.ID] = len(set.Indicators)
+		byID[v.ID] = len(out)
 		keys[v.ID] = v.VersionKey
-		set.Indicators = append(set.Indicators, ind)
+		out = append(out, item)
 	}
-	slices.SortFunc(set.Indicators, func(a, b Indicator) int { return strings.Compare(a.ID, b.ID) })
-	for _, ind := range set.Indicators {
-		rep.Values += len(ind.Values)
-	}
-	rep.Exported = len(set.Indicators)
-	return set, nil
+	slices.SortFunc(out, func(a, b T) int {
+		ida, _ := key(&a)
+		idb, _ := key(&b)
+		return strings.Compare(ida, idb)
+	})
+	return out, nil
 }
 
 // indicator turns one version into an Indicator, or says why not.

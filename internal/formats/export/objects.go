@@ -3,10 +3,7 @@ package export
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
-	"slices"
-	"strings"
 
 	"github.com/go-json-experiment/json"
 
@@ -67,43 +64,13 @@ func CollectObjects(ctx context.Context, versions iter.Seq2[store.Version, error
 		limit = DefaultMaxObjects
 	}
 	set := &ObjectSet{}
-	rep := &set.Report
-	byID := map[string]int{} // index in set.Objects
-	keys := map[string]string{}
-	for v, err := range versions {
-		if err != nil {
-			return nil, fmt.Errorf("export: reading objects: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("export: %w", err)
-		}
-		rep.Read++
-		obj, reason, detail, redacted := o.object(&v)
-		if reason != "" {
-			rep.skip(v.ID, reason, detail)
-			continue
-		}
-		if redacted {
-			rep.Redacted++
-		}
-		if i, ok := byID[v.ID]; ok {
-			if keys[v.ID] >= v.VersionKey {
-				rep.skip(v.ID, ReasonSuperseded, v.Modified)
-				continue
-			}
-			rep.skip(v.ID, ReasonSuperseded, set.Objects[i].Modified)
-			set.Objects[i] = obj
-			keys[v.ID] = v.VersionKey
-			continue
-		}
-		if len(set.Objects) >= limit {
-			return nil, fmt.Errorf("export: %w: more than %d objects", ErrTooMany, limit)
-		}
-		byID[v.ID] = len(set.Objects)
-		keys[v.ID] = v.VersionKey
-		set.Objects = append(set.Objects, obj)
+	var err error
+	set.Objects, err = latest(ctx, versions, &set.Report, limit, "objects", o.object,
+		func(obj *Object) (string, string) { return obj.ID, obj.Modified })
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(set.Objects, func(a, b Object) int { return strings.Compare(a.ID, b.ID) })
+	rep := &set.Report
 	rep.Exported = len(set.Objects)
 	return set, nil
 }
