@@ -191,4 +191,3 @@ func exportMISP(ctx context.Context, seq iter.Seq2[store.Version, error], o expo
 	}
 	return []export.File{{Name: "renkei-misp.json", Data: b}}, rep, nil
 }
-
