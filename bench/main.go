@@ -13,6 +13,7 @@
 //	go run ./bench -rss-gb=1            # the 1 GB memory check alone (exit status 1 if it fails)
 //	go run ./bench -taxii               # the TAXII server over loopback (bench/taxii.go); writes taxii.csv, taxii.png
 //	go run ./bench -misp                # renkei import --format misp of generated events (bench/misp.go); writes misp.csv
+//	go run ./bench -correlate           # correlation against 100k, 1M, 10M stored observables (bench/correlate.go)
 //
 // It is run by hand, not by the test suite: the figures depend on the machine and its load.
 package main
@@ -72,6 +73,7 @@ type config struct {
 	// -taxii: the TAXII server's benchmarks (bench/taxii.go) instead of the import's.
 	taxii taxiiConfig
 	misp  mispConfig // -misp: `renkei import --format misp` of generated MISP events (bench/misp.go)
+	corr  corrConfig // -correlate: correlation against stored observables (bench/correlate.go)
 }
 
 const (
@@ -100,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log progress")
 	fs.BoolVar(&c.match, "match", false, "benchmark the matching engine instead (sizes in indicators; default "+matchSizes+", -quick "+matchQuickSizes+"); writes match.csv and match.png")
 	c.taxii.register(fs)
+	c.corr.register(fs)
 	c.misp.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -116,6 +119,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		*sizes = taxiiSizes
 		if *quick {
 			*sizes = taxiiQuickSizes
+		}
+	} else if c.corr.on && !sizeSet(fs) {
+		*sizes = corrSizes
+		if *quick {
+			*sizes = corrQuickSizes
 		}
 	} else if *quick {
 		*sizes = quickSizes
@@ -136,6 +144,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.taxii.on {
 		csvName, plotName = "taxii.csv", "taxii.png"
+	}
+	if c.corr.on {
+		csvName, plotName = "correlate.csv", "correlate.png"
 	}
 	if c.misp.on {
 		csvName = "misp.csv"
@@ -294,6 +305,9 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) (err error) {
 	}
 	if h.cfg.taxii.on {
 		return h.taxiiBench(ctx)
+	}
+	if h.cfg.corr.on {
+		return h.correlateBench(ctx)
 	}
 	if h.cfg.misp.on {
 		return h.mispBench(ctx)

@@ -54,7 +54,7 @@ func commands() []command {
 		{"stats", "count what the node holds", runStats},
 		{"check", "verify the store's integrity", runCheck},
 		{"pattern", "check STIX patterns, or match one against observed-data in files", runPattern},
-		{"correlate", "who else reported a value: objects sharing an IP, domain, URL, e-mail address or hash", runCorrelate},
+		{"correlate", "who else reported a value, or a report's values, or everything shared: IPs, domains, URLs, e-mail addresses, hashes", runCorrelate},
 		{"match", "match logs against the active indicators; print hits, optionally store sightings", runMatch},
 		{"version", "print the version of renkei and of Go", runVersion},
 		{"help", "show help for renkei or for a command", runHelp},

@@ -1,9 +1,15 @@
-// Package correlate answers "who else reported this value": for an object, or for one value, it
-// finds the other objects that carry the same IP address, domain, URL, e-mail address or hash, from
-// the store's observables index, with counts and first and last seen. An IP address also finds the
-// CIDR blocks that contain it. There is no pairwise correlation table: every question is a few
-// index lookups, so nothing grows with the square of the data (MISP's pairwise table reached
-// hundreds of gigabytes).
+// Package correlate answers "who else reported this value", from the store's observables index:
+//   - for an object, or one value typed by an analyst (Query, ObjectValues, Lookup): the other
+//     objects that carry the same IP address, domain, URL, e-mail address or hash, with counts and
+//     first and last seen;
+//   - for a report that need not be stored, a STIX bundle or a list of values (ReadInput, Check):
+//     every value of it that stored objects carry, all looked up at once;
+//   - for everything (All): one pass over the store that yields each value carried by two objects
+//     or more, with its group.
+//
+// An IP address or CIDR block also finds the stored CIDR blocks that contain it. There is no
+// pairwise correlation table: every question is a bulk read of the index, so nothing grows with
+// the square of the data (MISP's pairwise table reached hundreds of gigabytes).
 //
 // The package knows nothing of viewers: the caller passes Options.Allow, which must be the sharing
 // policy's read decision for the viewer (policy.CanVersion), and Options.Scope, which narrows the
@@ -16,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +44,9 @@ type Options struct {
 	Scope *store.ReadScope
 	// Allow decides whether the viewer may read a form; nil allows all (the operator's view).
 	Allow func(*store.Version) bool
+	// PerValue bounds the objects listed for one value (0: MaxPerValue); they are counted up to
+	// MaxPerValue whatever it is.
+	PerValue int
 }
 
 // Object is an object that carries a value.
@@ -57,13 +65,19 @@ type Value struct {
 	// asked address); "" when it is the value itself.
 	Via string `json:"via,omitempty"`
 	// Count is how many objects the viewer may read carry the value, counted up to MaxPerValue
-	// (More says there are more); Reporters is how many distinct creators they have.
-	Count     int       `json:"count"`
-	More      bool      `json:"more,omitempty"`
-	Reporters int       `json:"reporters"`
+	// (More says there are more); Reporters is how many distinct creators they have (an object
+	// without created_by_ref counts as one more), and Orgs lists those creators.
+	Count     int      `json:"count"`
+	More      bool     `json:"more,omitempty"`
+	Reporters int      `json:"reporters"`
+	Orgs      []string `json:"orgs,omitempty"`
+	// FirstSeen and LastSeen are the earliest and latest times this node stored one of the
+	// objects counted.
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
-	Objects   []Object  `json:"objects"`
+	// Objects lists the objects counted, by id; at most Options.PerValue of them (the first
+	// stored).
+	Objects []Object `json:"objects"`
 }
 
 // ErrUnknownValue: the value is not an IP address, CIDR block, domain, URL, e-mail address or hash.
@@ -93,13 +107,13 @@ func ObjectValues(ctx context.Context, st store.Objects, id string, o Options) (
 	if len(obj.Observables) > MaxObservables {
 		return nil, fmt.Errorf("object %s carries %d observables, more than the limit of %d", id, len(obj.Observables), MaxObservables)
 	}
+	answers, err := correlateValues(ctx, st, obj.Observables, func(other string) bool { return other == id }, o)
+	if err != nil {
+		return nil, err
+	}
 	var out []Value
-	for _, ob := range obj.Observables {
-		vals, err := lookup(ctx, st, ob, o, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, vals...)
+	for _, a := range answers {
+		out = append(append(out, a.direct), a.blocks...)
 	}
 	return out, nil
 }
@@ -148,66 +162,14 @@ func ParseValue(s string) (stix.Observable, error) {
 	return stix.Observable{Kind: kind, Value: v}, nil
 }
 
-// Lookup correlates one value: the objects that carry it, and for an IP address, the objects that
-// carry a CIDR block containing it.
+// Lookup correlates one value: the objects that carry it, and for an IP address or block, the
+// objects that carry a CIDR block containing it.
 func Lookup(ctx context.Context, st store.Objects, ob stix.Observable, o Options) ([]Value, error) {
-	return lookup(ctx, st, ob, o, "")
-}
-
-func lookup(ctx context.Context, st store.Objects, ob stix.Observable, o Options, self string) ([]Value, error) {
-	v, err := carriers(ctx, st, ob, "", o, self)
+	answers, err := correlateValues(ctx, st, []stix.Observable{ob}, nil, o)
 	if err != nil {
 		return nil, err
 	}
-	out := []Value{v}
-	if ob.Kind == stix.ObsIPv4 || ob.Kind == stix.ObsIPv6 {
-		a, err := netip.ParseAddr(ob.Value)
-		if err == nil { // an address, not a block: the blocks that contain it
-			for bits := a.BitLen() - 1; bits >= 0; bits-- {
-				p := netip.PrefixFrom(a, bits).Masked()
-				c, err := carriers(ctx, st, stix.Observable{Kind: ob.Kind, Value: p.String()}, ob.Value, o, self)
-				if err != nil {
-					return nil, err
-				}
-				if c.Count > 0 {
-					out = append(out, c)
-				}
-			}
-		}
-	}
-	return out, nil
-}
-
-// carriers lists the readable objects, other than self, that carry one value.
-func carriers(ctx context.Context, st store.Objects, ob stix.Observable, via string, o Options, self string) (Value, error) {
-	vs, err := st.ObservableVersions(ctx, ob, o.Scope, MaxPerValue+1)
-	if err != nil {
-		return Value{}, err
-	}
-	val := Value{Kind: ob.Kind, Value: ob.Value, Via: via, Objects: []Object{}}
-	reporters := map[string]bool{}
-	for i := range vs {
-		v := &vs[i]
-		if v.ID == self || o.Allow != nil && !o.Allow(v) {
-			continue
-		}
-		if val.Count == MaxPerValue {
-			val.More = true
-			break
-		}
-		val.Count++
-		reporters[v.CreatedByRef] = true
-		if val.FirstSeen.IsZero() || v.Stored.Before(val.FirstSeen) {
-			val.FirstSeen = v.Stored
-		}
-		if v.Stored.After(val.LastSeen) {
-			val.LastSeen = v.Stored
-		}
-		val.Objects = append(val.Objects, Object{ID: v.ID, Type: v.Type, CreatedByRef: v.CreatedByRef, Stored: v.Stored})
-	}
-	val.Reporters = len(reporters)
-	slices.SortFunc(val.Objects, func(a, b Object) int { return strings.Compare(a.ID, b.ID) })
-	return val, nil
+	return append([]Value{answers[0].direct}, answers[0].blocks...), nil
 }
 
 func ipKind(a netip.Addr) string {

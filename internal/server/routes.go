@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /match", s.Authenticate(s.adapt(s.handleMatch)))
 	s.mux.Handle("GET /export/{format}", s.Authenticate(s.adapt(s.handleExport)))
 	s.mux.Handle("GET /correlate", s.Authenticate(s.adapt(s.handleCorrelate)))
+	s.mux.Handle("POST /correlate", s.Authenticate(s.adapt(s.handleCorrelateReport)))
 }
 
 // handle registers an error-returning handler.

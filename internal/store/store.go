@@ -267,6 +267,27 @@ type Objects interface {
 	// ObservableVersions returns the latest forms of the objects that carry the observable, in
 	// stored order, narrowed to scope when it is set, without their raw bytes; at most limit.
 	ObservableVersions(ctx context.Context, o stix.Observable, scope *ReadScope, limit int) ([]Version, error)
+	// LookupObservables is ObservableVersions for many observables at once: out[i] holds the
+	// latest forms carrying obs[i], in stored order, narrowed to scope when it is set, without
+	// their raw bytes; at most limit of them. A backend may bound len(obs) (sqlite: 4M).
+	LookupObservables(ctx context.Context, obs []stix.Observable, scope *ReadScope, limit int) (out [][]Version, err error)
+	// SharedObservables streams, in no particular order, every observable that the latest forms
+	// of at least two objects carry, narrowed to scope when it is set: one group per observable,
+	// with the number of those forms and the first limit of them in stored order. Each version
+	// holds what the policy decides on and a listing shows (ID, Type, SpecVersion, CreatedByRef,
+	// Revoked, Stored, the labels), not its Raw, Digest, Created, Modified or VersionKey. It is one
+	// pass over the store: a backend may spill to temporary files rather than hold the index in
+	// memory (sqlite keeps 16 bytes per shared value, and one file of groups at a time).
+	SharedObservables(ctx context.Context, scope *ReadScope, limit int) iter.Seq2[ObservableGroup, error]
+}
+
+// ObservableGroup is an observable and the latest forms that carry it (SharedObservables).
+type ObservableGroup struct {
+	Observable stix.Observable
+	// Count is how many latest forms in scope carry it; Versions lists the first of them, up to
+	// the limit asked for.
+	Count    int
+	Versions []Version
 }
 
 // HubEdge reports whether Related leaves out edges of type typ: created_by_ref and
