@@ -28,43 +28,27 @@ func (im *Importer) ImportDecoded(ctx context.Context, objs iter.Seq2[*stix.Obje
 
 // feed sends decoded objects in chunks; an error of objs goes in the last chunk.
 func (im *Importer) feed(ctx context.Context, objs iter.Seq2[*stix.Object, error], maxObjects int, bytesRead *atomic.Int64, inflight chan<- struct{}, out chan<- chunk) {
-	seq, index := 0, 0
+	index := 0
 	var offset int64
-	c := chunk{seq: seq, items: make([]item, 0, chunkSize)}
-	send := func() bool {
-		bytesRead.Store(offset)
-		select {
-		case inflight <- struct{}{}:
-		case <-ctx.Done():
-			return false
-		}
-		select {
-		case out <- c:
-			seq++
-			c = chunk{seq: seq, items: make([]item, 0, chunkSize)}
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	k := newChunker(ctx, bytesRead, func() int64 { return offset }, inflight, out)
 	for obj, err := range objs {
 		if err == nil && obj == nil {
 			err = errors.New("a nil object")
 		}
 		if err != nil {
-			c.fatal = fmt.Errorf("%w: object %d: %w", ErrInput, index, err)
+			k.c.fatal = fmt.Errorf("%w: object %d: %w", ErrInput, index, err)
 			break
 		}
 		if maxObjects > 0 && index >= maxObjects {
-			c.fatal = fmt.Errorf("%w: more than %d objects in one import", ErrInput, maxObjects)
+			k.c.fatal = fmt.Errorf("%w: more than %d objects in one import", ErrInput, maxObjects)
 			break
 		}
-		c.items = append(c.items, item{rawObject: rawObject{index: index, offset: offset, raw: obj.Raw}, obj: obj})
+		it := item{rawObject: rawObject{index: index, offset: offset, raw: obj.Raw}, obj: obj}
 		index++
 		offset += int64(len(obj.Raw))
-		if len(c.items) == chunkSize && !send() {
+		if !k.add(it) {
 			return
 		}
 	}
-	send()
+	k.send()
 }

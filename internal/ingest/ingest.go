@@ -142,43 +142,64 @@ func (im *Importer) run(ctx context.Context, opt Options, waitProducer bool, pro
 // split reads objects from r and sends them in chunks; a framing error goes in the last chunk.
 func (im *Importer) split(ctx context.Context, r io.Reader, maxObjects int, bytesRead *atomic.Int64, inflight chan<- struct{}, out chan<- chunk) {
 	s := newSplitter(r, im.limits.MaxBytes)
-	seq := 0
-	c := chunk{seq: seq, items: make([]item, 0, chunkSize)}
-	send := func() bool {
-		bytesRead.Store(s.rec.n)
-		select {
-		case inflight <- struct{}{}:
-		case <-ctx.Done():
-			return false
-		}
-		select {
-		case out <- c:
-			seq++
-			c = chunk{seq: seq, items: make([]item, 0, chunkSize)}
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	k := newChunker(ctx, bytesRead, func() int64 { return s.rec.n }, inflight, out)
 	for {
 		o, err := s.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil && errors.Is(err, ErrInput) {
-			c.fatal = err
+			k.c.fatal = err
 			break
 		}
 		if maxObjects > 0 && o.index >= maxObjects {
-			c.fatal = fmt.Errorf("%w: more than %d objects in one import", ErrInput, maxObjects)
+			k.c.fatal = fmt.Errorf("%w: more than %d objects in one import", ErrInput, maxObjects)
 			break
 		}
-		c.items = append(c.items, item{rawObject: o, err: err})
-		if len(c.items) == chunkSize && !send() {
+		if !k.add(item{rawObject: o, err: err}) {
 			return
 		}
 	}
-	send()
+	k.send()
+}
+
+// chunker groups items into chunks of chunkSize and sends each, in order, once a place in flight is
+// free; before each send it records the bytes read so far.
+type chunker struct {
+	ctx       context.Context
+	bytesRead *atomic.Int64
+	progress  func() int64
+	inflight  chan<- struct{}
+	out       chan<- chunk
+	c         chunk // the chunk being filled
+}
+
+func newChunker(ctx context.Context, bytesRead *atomic.Int64, progress func() int64, inflight chan<- struct{}, out chan<- chunk) *chunker {
+	return &chunker{ctx: ctx, bytesRead: bytesRead, progress: progress, inflight: inflight, out: out,
+		c: chunk{items: make([]item, 0, chunkSize)}}
+}
+
+// add appends an item and sends the chunk when it is full; false when ctx ended first.
+func (k *chunker) add(it item) bool {
+	k.c.items = append(k.c.items, it)
+	return len(k.c.items) < chunkSize || k.send()
+}
+
+// send sends the chunk (with its fatal error, if any) and starts the next; false when ctx ended first.
+func (k *chunker) send() bool {
+	k.bytesRead.Store(k.progress())
+	select {
+	case k.inflight <- struct{}{}:
+	case <-k.ctx.Done():
+		return false
+	}
+	select {
+	case k.out <- k.c:
+		k.c = chunk{seq: k.c.seq + 1, items: make([]item, 0, chunkSize)}
+		return true
+	case <-k.ctx.Done():
+		return false
+	}
 }
 
 // decode validates one item (unless it came decoded, from ImportDecoded) and computes its digest.
