@@ -130,24 +130,38 @@ func countStdin(files []string) int {
 	return n
 }
 
+// input is one file named on the command line, or stdin for "-".
+type input struct {
+	r     io.Reader
+	label string // the name to show: the path, or "stdin"
+	size  int64  // the size of a regular file, else -1
+	close func()
+}
+
+// openInput opens one input of cmd; hint says what the command expects when the file cannot be opened.
+func openInput(e *env, name, cmd, hint string) (input, error) {
+	if name == "-" {
+		return input{r: e.stdin, label: "stdin", size: -1, close: func() {}}, nil
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return input{}, withHint(fmt.Errorf("%s: %w", cmd, err), hint)
+	}
+	size := int64(-1)
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return input{r: fh, label: name, size: size, close: func() { fh.Close() }}, nil
+}
+
 // importOne imports one file (or stdin), showing progress when stderr is a terminal.
 func importOne(ctx context.Context, e *env, im *ingest.Importer, name string, opt ingest.Options) (ingest.Report, error) {
-	var r io.Reader
-	size := int64(-1)
-	label := name
-	if name == "-" {
-		r, label = e.stdin, "stdin"
-	} else {
-		fh, err := os.Open(name)
-		if err != nil {
-			return ingest.Report{}, withHint(fmt.Errorf("import: %w", err), "give the path of a JSON file, or - to read stdin")
-		}
-		defer fh.Close()
-		if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		r = fh
+	in, err := openInput(e, name, "import", "give the path of a JSON file, or - to read stdin")
+	if err != nil {
+		return ingest.Report{}, err
 	}
+	defer in.close()
+	r, label, size := in.r, in.label, in.size
 	var bar *progressBar
 	if isTerminal(e.stderr) {
 		bar = &progressBar{w: e.stderr, label: label, total: size}

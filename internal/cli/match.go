@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -220,22 +219,12 @@ func cliViewer(ctx context.Context, st store.Store, name string) (policy.Viewer,
 
 // matchOne matches one file (or stdin), showing progress when stderr is a terminal.
 func matchOne(ctx context.Context, e *env, m *match.Matcher, f match.Format, name string, emit func(*match.Hit) error) (match.Stats, error) {
-	var r io.Reader
-	size := int64(-1)
-	label := name
-	if name == "-" {
-		r, label = e.stdin, "stdin"
-	} else {
-		fh, err := os.Open(name)
-		if err != nil {
-			return match.Stats{}, withHint(fmt.Errorf("match: %w", err), "give the path of a log file, or - to read stdin")
-		}
-		defer fh.Close()
-		if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		r = fh
+	in, err := openInput(e, name, "match", "give the path of a log file, or - to read stdin")
+	if err != nil {
+		return match.Stats{}, err
 	}
+	defer in.close()
+	r, label, size := in.r, in.label, in.size
 	if isTerminal(e.stderr) {
 		cr := &countingReader{r: r}
 		r = cr
