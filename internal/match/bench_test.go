@@ -108,13 +108,20 @@ func BenchmarkLookup(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 	})
-	b.Run("batch", func(b *testing.B) {
+	b.Run("batch", func(b *testing.B) { benchBatch(b, ix, qs, false) })
+	// As the Matcher looks values up when it verifies every hit with the patterns.
+	b.Run("batch-unverified", func(b *testing.B) { benchBatch(b, ix, qs, true) })
+}
+
+// benchBatch looks qs up in batches on every core, with Searchers Unverified or not.
+func benchBatch(b *testing.B, ix *match.Index, qs []match.Candidate, unverified bool) {
+	{
 		const batch = 1024
 		var mu sync.Mutex
 		hits := 0
 		cpu0 := cpuTime(b)
 		b.RunParallel(func(pb *testing.PB) {
-			var sr match.Searcher
+			sr := match.Searcher{Unverified: unverified}
 			snap := ix.Snapshot()
 			i := rand.IntN(len(qs) / batch)
 			h := 0
@@ -130,7 +137,7 @@ func BenchmarkLookup(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)*batch/b.Elapsed().Seconds(), "lookups/s")
 		b.ReportMetric(float64(b.N)*batch/(cpuTime(b)-cpu0).Seconds(), "lookups/cpu-s")
-	})
+	}
 }
 
 func BenchmarkMatchText(b *testing.B) {

@@ -362,8 +362,11 @@ func knownPath(typ string, steps []pattern.Step) bool {
 }
 
 // Verify returns the refs of refs whose patterns match the observation made of line (all the
-// values of the log line a hit was found in) at time t; it reuses refs' memory. It is safe for
-// concurrent use.
+// values of the log line a hit was found in) at time t; it reuses refs' memory. A ref without a
+// pattern is kept when a value of line is one of its values. It is safe for concurrent use.
+//
+// The patterns compare the values themselves, so the Matcher, when given Verify, looks the values
+// up by their fingerprints alone (Searcher.Unverified).
 func (c *Compiled) Verify(refs []uint32, line []Candidate, t time.Time) []uint32 {
 	var obs *pattern.Observation
 	out := refs[:0]
@@ -373,7 +376,9 @@ func (c *Compiled) Verify(refs []uint32, line []Candidate, t time.Time) []uint32
 			continue
 		}
 		if p == nil {
-			out = append(out, r)
+			if c.Index.hasRef(line, r) {
+				out = append(out, r)
+			}
 			continue
 		}
 		if obs == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -33,10 +34,11 @@ func (ix *Index) Len() int { return ix.exact.count + ix.v4.count + ix.cidr.count
 // Entries returns the number of entries the index was built from.
 func (ix *Index) Entries() int { return ix.entries }
 
-// TableBytes returns the size of the exact table (slots, arena and ref lists), without the CIDR
-// table.
+// TableBytes returns the size of the exact tables (slots, key offsets, arena and ref lists), without
+// the CIDR table.
 func (ix *Index) TableBytes() int {
-	return len(ix.exact.slots)*8 + cap(ix.exact.arena) + cap(ix.exact.multi)*4 + len(ix.v4.slots)*8 + cap(ix.v4.multi)*4
+	t := &ix.exact
+	return len(t.slots)*8 + len(t.keys)*4 + cap(t.arena) + cap(t.multi)*4 + len(ix.v4.slots)*8 + cap(ix.v4.multi)*4
 }
 
 // Builder compiles entries into an Index. It is not safe for concurrent use.
@@ -171,8 +173,8 @@ func (ix *Index) lookupKey(dst []uint32, k Kind, hk []byte) []uint32 {
 	}
 	copy(hk, t.seed[:])
 	hk[8] = classOf(k)
-	if off := t.find(hk, hashKey(hk)); off != 0 {
-		dst = t.appendRefs(dst, off)
+	if v, ok := t.find(hk, hashKey(hk)); ok {
+		dst = appendMulti(dst, t.multi, v)
 	}
 	return dst
 }
@@ -194,8 +196,8 @@ func (ix *Index) lookupDomain(dst []uint32, hk []byte) []uint32 {
 			w := hk[p-hdrLen:]
 			copy(w, t.seed[:])
 			w[8] = classDomain
-			if off := t.find(w, hashKey(w)); off != 0 {
-				dst = t.appendRefs(dst, off)
+			if v, ok := t.find(w, hashKey(w)); ok {
+				dst = appendMulti(dst, t.multi, v)
 			}
 		}
 		if n > 1 {
@@ -203,6 +205,18 @@ func (ix *Index) lookupDomain(dst []uint32, hk []byte) []uint32 {
 		}
 	}
 	return dst
+}
+
+// hasRef reports whether a value of line matches ref (by an exact lookup).
+func (ix *Index) hasRef(line []Candidate, ref uint32) bool {
+	var buf [hdrLen + 256]byte
+	var refs [8]uint32
+	for _, c := range line {
+		if slices.Contains(ix.lookup(refs[:0], c.Kind, c.Value, buf[:hdrLen]), ref) {
+			return true
+		}
+	}
+	return false
 }
 
 func clip(s string) string {

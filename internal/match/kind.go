@@ -14,6 +14,7 @@ package match
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -405,10 +406,55 @@ func appendLower(dst, v []byte) []byte {
 	n := len(dst)
 	dst = slices.Grow(dst, len(v))[:n+len(v)]
 	d := dst[n:]
-	for i, c := range v {
-		d[i] = lower[c]
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		binary.LittleEndian.PutUint64(d[i:], lowerWord(binary.LittleEndian.Uint64(v[i:])))
+	}
+	for ; i < len(v); i++ {
+		d[i] = lower[v[i]]
 	}
 	return dst
+}
+
+const (
+	lsbs = 0x0101010101010101 // the low bit of every byte of a word
+	msbs = 0x8080808080808080 // the high bit of every byte
+)
+
+// lowerWord maps the ASCII upper-case letters among the 8 bytes of x to lower case, every other
+// byte to itself.
+func lowerWord(x uint64) uint64 {
+	h := x &^ msbs                 // each byte below 0x80, so that adding does not carry over
+	ge := h + lsbs*(0x80-'A')      // high bit set where the byte ≥ 'A'
+	gt := h + lsbs*(0x80-'Z'-1)    // high bit set where the byte > 'Z'
+	upper := (ge ^ gt) &^ x & msbs // 'A' to 'Z', and not a byte ≥ 0x80
+	return x | upper>>2            // 0x80>>2 is 0x20, what turns 'A' into 'a'
+}
+
+// eqBytes returns the high bit of each byte of x that is c, and no other bit.
+func eqBytes(x uint64, c byte) uint64 {
+	y := x ^ lsbs*uint64(c) // 0 where the byte is c
+	// A byte's high bit is set in (y&^msbs + 0x7f…) | y when the byte is not 0, with no carry
+	// between bytes.
+	return ^((y&^msbs + lsbs*0x7f) | y) & msbs
+}
+
+// inRange returns the high bit of each byte of x, all of them below 0x80, that is in [lo, hi].
+func inRange(x uint64, lo, hi byte) uint64 {
+	return ((x + lsbs*uint64(0x80-lo)) ^ (x + lsbs*uint64(0x7f-hi))) & msbs
+}
+
+// domainWord reports whether the 8 bytes of x are all domainByte; dots is eqBytes(x, '.').
+func domainWord(x, dots uint64) bool {
+	h := x &^ msbs
+	ok := x&msbs | dots | eqBytes(x, '-') | eqBytes(x, '_') |
+		inRange(h, '0', '9') | inRange(h, 'a', 'z') | inRange(h, 'A', 'Z')
+	return ok&msbs == msbs
+}
+
+// hasLess reports whether a byte of x is below n, which is at most 128.
+func hasLess(x uint64, n byte) bool {
+	return (x-lsbs*uint64(n))&^x&msbs != 0
 }
 
 // domainByte is true for the bytes a host name may hold: letters, digits, '-', '_', '.', and
@@ -441,10 +487,15 @@ func encodeDomain(dst, v []byte) (Kind, []byte, error) {
 var defaultPorts = map[string]string{"http": "80", "https": "443", "ftp": "21", "ws": "80", "wss": "443"}
 
 func encodeURL(dst, v []byte) (Kind, []byte, error) {
-	for _, c := range v {
-		if c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+	// Eight bytes at a time: only a word with a byte up to ' ' is looked at byte by byte.
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		if hasLess(binary.LittleEndian.Uint64(v[i:]), ' '+1) && hasURLSpace(v[i:i+8]) {
 			return KindURL, dst, errURLSpace
 		}
+	}
+	if hasURLSpace(v[i:]) {
+		return KindURL, dst, errURLSpace
 	}
 	n := len(dst)
 	rest := v
@@ -488,6 +539,16 @@ func encodeURL(dst, v []byte) (Kind, []byte, error) {
 	}
 	dst = append(dst, tail...)
 	return KindURL, dst, nil
+}
+
+// hasURLSpace reports whether v holds white space (a URL may not).
+func hasURLSpace(v []byte) bool {
+	for _, c := range v {
+		if c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			return true
+		}
+	}
+	return false
 }
 
 func isScheme(s []byte) bool {

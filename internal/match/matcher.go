@@ -37,7 +37,9 @@ type Matcher struct {
 	// Verify, when set, is called from the workers for each value that hit the index, with its
 	// refs, every value of its line and the line's time (zero when it has none); it returns the refs
 	// that really match (Compiled.Verify evaluates the patterns). A hit left with no refs is dropped.
-	// It may reuse refs' memory and must be safe for concurrent use.
+	// It may reuse refs' memory and must be safe for concurrent use. With Verify, values are looked
+	// up by their fingerprints (Searcher.Unverified): a hit's refs may then, rarely, include one
+	// whose values differ from every value of the line, and Verify must drop it.
 	Verify func(refs []uint32, line []Candidate, t time.Time) []uint32
 }
 
@@ -176,14 +178,16 @@ type worker struct {
 
 // newWorker returns a worker with room for the candidates of a typical chunk of size bytes.
 func newWorker(src Source, maxLine, size, year int, verify func([]uint32, []Candidate, time.Time) []uint32) *worker {
-	if w, ok := workerPool.Get().(*worker); ok {
-		w.src, w.maxLine, w.year, w.verify = src, maxLine, year, verify
-		return w
+	w, ok := workerPool.Get().(*worker)
+	if !ok {
+		n := size / 32 // about one candidate in 32 bytes of log
+		w = &worker{cands: make([]Candidate, 0, n), candIx: make([]int32, 0, n), lines: make([]lineInfo, 0, n/4),
+			ev: Event{Cands: make([]Candidate, 0, 64)}}
 	}
-	n := size / 32 // about one candidate in 32 bytes of log
-	return &worker{src: src, maxLine: maxLine, year: year, verify: verify,
-		cands: make([]Candidate, 0, n), candIx: make([]int32, 0, n), lines: make([]lineInfo, 0, n/4),
-		ev: Event{Cands: make([]Candidate, 0, 64)}}
+	w.src, w.maxLine, w.year, w.verify = src, maxLine, year, verify
+	// Verify checks the values of every hit: the index need not compare keys.
+	w.sr.Unverified = verify != nil
+	return w
 }
 
 // workerPool keeps workers, with the memory they grew (candidates, the Searcher's keys and probes),

@@ -42,7 +42,9 @@ const (
 	// fileVersion changes with the layout of the file or of any table in it, and with anything
 	// that changes which key a value is stored under (normalisation, classes, hashing).
 	// Version 2: the exact table hashes keys with hashKey's wyhash-style hash, not XXH64.
-	fileVersion  = 2
+	// Version 3: the exact table's slots hold a fingerprint and the refs, the keys' offsets are a
+	// section of their own, and the arena's entries have no ref.
+	fileVersion  = 3
 	sectionAlign = 64
 	// IndexFileName is the name of the index file in a node's data directory.
 	IndexFileName = "match.idx"
@@ -51,6 +53,7 @@ const (
 // The sections, in file order.
 const (
 	secExactSlots = iota + 1
+	secExactKeys
 	secExactArena
 	secExactMulti
 	secV4Slots
@@ -70,7 +73,7 @@ const (
 
 // sectionElem is the element size of each section.
 var sectionElem = [numSections + 1]uint32{
-	secExactSlots: 8, secExactArena: 1, secExactMulti: 4, secV4Slots: 8, secV4Multi: 4,
+	secExactSlots: 8, secExactKeys: 4, secExactArena: 1, secExactMulti: 4, secV4Slots: 8, secV4Multi: 4,
 	secCIDR4Intervals: 8, secCIDR4Dir: 4, secCIDR6Hi: 8, secCIDR6Lo: 8, secCIDR6Vals: 4, secCIDR6Dir: 4,
 	secCIDRRefs: 4, secRecords: recSize, secStrings: 1, secLabels: 1,
 }
@@ -168,7 +171,7 @@ func (c *Compiled) sections() ([]section, error) {
 		return nil, err
 	}
 	data := [numSections + 1][]byte{
-		secExactSlots: u64Bytes(ix.exact.slots), secExactArena: ix.exact.arena, secExactMulti: u32Bytes(ix.exact.multi),
+		secExactSlots: u64Bytes(ix.exact.slots), secExactKeys: u32Bytes(ix.exact.keys), secExactArena: ix.exact.arena, secExactMulti: u32Bytes(ix.exact.multi),
 		secV4Slots: u64Bytes(ix.v4.slots), secV4Multi: u32Bytes(ix.v4.multi),
 		secCIDR4Intervals: u64Bytes(ix.cidr.v4.iv), secCIDR4Dir: u32Bytes(ix.cidr.v4.dir),
 		secCIDR6Hi: u64Bytes(ix.cidr.v6.hi), secCIDR6Lo: u64Bytes(ix.cidr.v6.lo),
@@ -489,6 +492,7 @@ func decodeFile(data []byte, o OpenOptions) (*Compiled, error) {
 		return nil, bad("%v", r.err)
 	}
 	ix.exact.slots = bytesU64(data2[secExactSlots])
+	ix.exact.keys = bytesU32(data2[secExactKeys])
 	ix.exact.arena = data2[secExactArena]
 	ix.exact.multi = bytesU32(data2[secExactMulti])
 	ix.v4.slots = bytesU64(data2[secV4Slots])
@@ -522,8 +526,8 @@ func decodeFile(data []byte, o OpenOptions) (*Compiled, error) {
 // tables, and the CIDR tables in full (they are small next to the exact tables).
 func (ix *Index) check() error {
 	t := &ix.exact
-	if len(t.slots) > 0 && len(t.arena) == 0 || ix.exact.count > len(t.slots) {
-		return fmt.Errorf("exact table: %d values in %d slots, arena of %d bytes", t.count, len(t.slots), len(t.arena))
+	if len(t.slots) > 0 && len(t.arena) == 0 || ix.exact.count > len(t.slots) || len(t.keys) != len(t.slots) {
+		return fmt.Errorf("exact table: %d values in %d slots with %d keys, arena of %d bytes", t.count, len(t.slots), len(t.keys), len(t.arena))
 	}
 	if len(t.arena) >= 1<<32 {
 		return fmt.Errorf("exact table: arena of %d bytes", len(t.arena))

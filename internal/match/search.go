@@ -20,6 +20,13 @@ type Candidate struct {
 // processor fetches them in parallel, and only then probes. A Searcher is not safe for concurrent
 // use: use one per goroutine.
 type Searcher struct {
+	// Unverified, when set, trusts the fingerprints of the exact table: a value whose fingerprint
+	// matches is a hit without its key being compared, which saves a cache miss or two per hit.
+	// A hit may then be wrong, with a probability below 2^-30 for each slot probed (a few in 10^9
+	// lookups of a value not in the table); no hit is ever missed. Set it only when every hit
+	// is checked against the values afterwards, as the patterns Matcher.Verify evaluates do.
+	Unverified bool
+
 	keys   []byte  // encoded keys, each preceded by seed and class
 	probes []probe // exact-table probes, in candidate order
 	found  []found // results of the current Search, in candidate order
@@ -30,12 +37,14 @@ type probe struct {
 	h          uint64 // the hash of the key; for KindIPv4, the address
 	ci         int32  // candidate number; -1 for none
 	start, end int32  // keys[start:end] is seed | class | key
-	slot       uint32 // where stage3 starts: the home slot (stage1), then the first whose tag matches (stage2)
-	// Set by stage3 for stage4: ev is the exact table's entry offset or, for KindIPv4, the
-	// address table's value, when hit is set; cv is the CIDR table's value (0: no block).
+	slot       uint32 // the home slot (stage1), then the first whose fingerprint matches (stage2)
+	// ev is, for KindIPv4, the address table's value (set by stage3 when hit is set); cv is the
+	// CIDR table's value (0: no block).
 	ev, cv uint32
 	kind   Kind // KindIPv4/KindIPv6/KindCIDR also probe the CIDR table
-	hit    bool
+	// hit: for KindIPv4, the address is in the address table; for the exact table, slot's
+	// fingerprint matches (stage2).
+	hit bool
 }
 
 type found struct {
@@ -69,9 +78,11 @@ func (s *Searcher) Search(ix *Index, cands []Candidate, fn func(ci int, refs []u
 
 // search appends the matches of cands in ix to s.found. The probes go through four stages, in
 // groups, software-pipelined: while group g has its first slots prefetched, group g-1 has those
-// slots read and the arena entry of a slot whose tag matches prefetched, group g-2 is probed (and
-// the record of a CIDR block it falls in prefetched), and group g-3 has its refs appended. So each
-// cache miss has a group's worth of work or more to hide behind.
+// slots read (and, to check the key of a slot whose fingerprint matches, the key's offset
+// prefetched), group g-2 has the address tables probed, the record of a CIDR block it falls in
+// prefetched and the key prefetched, and group g-3 has its keys checked and its refs appended.
+// So each cache miss has a group's worth of work or more to hide behind. (Encoding a group's
+// candidates between the stages, so that the misses overlap that work, measured slower.)
 func (s *Searcher) search(ix *Index, cands []Candidate) {
 	s.keys = s.keys[:0]
 	s.probes = s.probes[:0]
@@ -150,18 +161,21 @@ func (s *Searcher) stage2(ix *Index, ps []probe) {
 				prefetch(unsafe.Pointer(&c6.vals[at]))
 			}
 			if n > 0 {
-				// Go along the probe sequence to the first slot whose tag matches (or the empty slot
-				// that ends it), prefetch that entry, and leave stage3 to start there: the slots
-				// before it cannot hold the key.
+				// Go along the probe sequence to the first slot whose fingerprint matches (or the
+				// empty slot that ends it) and leave the later stages to start there: the slots
+				// before it cannot hold the key. To check the key, prefetch its offset.
 				i := uint64(p.slot)
+				fp := fingerprint(p.h)
+				p.hit = false
 				for range n { // bounded: a table read from a damaged file may have no empty slot
 					sl := t.slots[i]
 					if sl == 0 {
 						break
 					}
-					if uint32(sl>>32) == uint32(p.h) {
-						if int64(uint32(sl)) < int64(len(t.arena)) {
-							prefetch(unsafe.Pointer(&t.arena[uint32(sl)]))
+					if sl&fpMask == fp {
+						p.hit = true
+						if !s.Unverified {
+							prefetch(unsafe.Pointer(&t.keys[i]))
 						}
 						break
 					}
@@ -175,13 +189,13 @@ func (s *Searcher) stage2(ix *Index, ps []probe) {
 	}
 }
 
-// stage3 probes, and prefetches the record of the CIDR block an address falls in.
+// stage3 probes the address tables, prefetches the record of the CIDR block an address falls in,
+// and the key of a slot whose fingerprint matches.
 func (s *Searcher) stage3(ix *Index, ps []probe) {
 	t, v4, c4 := &ix.exact, &ix.v4, &ix.cidr.v4
-	n := len(t.slots)
 	for i := range ps {
 		p := &ps[i]
-		p.cv, p.hit = 0, false
+		p.cv = 0
 		switch p.kind {
 		case KindIPv4:
 			a := uint32(p.h)
@@ -198,16 +212,16 @@ func (s *Searcher) stage3(ix *Index, ps []probe) {
 		if p.cv != 0 {
 			prefetch(unsafe.Pointer(&ix.cidr.refs[p.cv-1]))
 		}
-		if p.kind == KindIPv4 || p.kind == KindCIDR || n == 0 {
-			continue
-		}
-		if off := t.findAt(s.keys[p.start:p.end], p.h, uint64(p.slot)); off != 0 {
-			p.ev, p.hit = off, true
+		if p.hit && !s.Unverified && p.kind != KindIPv4 && p.kind != KindCIDR && uint64(p.slot) < uint64(len(t.keys)) {
+			if off := t.keys[p.slot]; uint64(off) < uint64(len(t.arena)) {
+				prefetch(unsafe.Pointer(&t.arena[off]))
+			}
 		}
 	}
 }
 
-// stage4 appends the refs stage3 found, in probe order.
+// stage4 appends the refs found, in probe order: it checks the key of an exact-table hit unless
+// the Searcher is Unverified.
 func (s *Searcher) stage4(ix *Index, ps []probe) {
 	t := &ix.exact
 	for i := range ps {
@@ -218,12 +232,20 @@ func (s *Searcher) stage4(ix *Index, ps []probe) {
 		if !p.hit {
 			continue
 		}
-		if p.kind == KindIPv4 {
+		switch p.kind {
+		case KindIPv4:
 			s.appendValue(ix.v4.multi, p.ci, p.ev)
-			continue
+		case KindCIDR:
+		default:
+			if s.Unverified {
+				s.refs = t.appendCandidates(s.refs[:0], p.h, uint64(p.slot))
+				for _, r := range s.refs {
+					s.found = append(s.found, found{p.ci, r})
+				}
+			} else if v, ok := t.findAt(s.keys[p.start:p.end], p.h, uint64(p.slot)); ok {
+				s.appendValue(t.multi, p.ci, v)
+			}
 		}
-		// findAt found the entry whole: its ref is in the arena.
-		s.appendValue(t.multi, p.ci, readRef(t.arena, p.ev))
 	}
 }
 
@@ -237,10 +259,6 @@ func (s *Searcher) appendValue(multi []uint32, ci int32, ref uint32) {
 	for _, r := range s.refs {
 		s.found = append(s.found, found{ci, r})
 	}
-}
-
-func readRef(a []byte, off uint32) uint32 {
-	return uint32(a[off]) | uint32(a[off+1])<<8 | uint32(a[off+2])<<16 | uint32(a[off+3])<<24
 }
 
 func (s *Searcher) appendCIDR(c *cidrTable, ci int32, v uint32) {
@@ -323,12 +341,29 @@ func (s *Searcher) encodeDomainCand(ix *Index, ci int32, v []byte) {
 	s.keys = slices.Grow(s.keys, hdrLen+len(v))[:start+hdrLen+len(v)]
 	name := s.keys[start+hdrLen:]
 	// starts[i] is where label i starts in name; a valid name (at most 253 bytes) has at most 127
-	// labels. The loop has no branch that depends on where the dots are: it writes
-	// starts[labels] at every byte, and after a dot labels moves on, so that what the dot wrote stays.
+	// labels. Eight bytes at a time: the bytes are checked and lower-cased with word arithmetic, and
+	// only the dots are visited one by one.
 	var starts [256]uint8
-	labels, prevDot := 1, 1
-	for i, c := range v {
-		dot := 0
+	labels := 1
+	var prevDot uint64 = 1 // the byte before the name counts as a dot: a name may not start with one
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		x := binary.LittleEndian.Uint64(v[i:])
+		dots := eqBytes(x, '.')
+		if !domainWord(x, dots) || dots&(dots<<8|prevDot<<7) != 0 {
+			s.keys = s.keys[:start]
+			return
+		}
+		prevDot = dots >> 63
+		binary.LittleEndian.PutUint64(name[i:], lowerWord(x))
+		for ; dots != 0; dots &= dots - 1 {
+			starts[uint8(labels)] = uint8(i + bits.TrailingZeros64(dots)/8 + 1)
+			labels++
+		}
+	}
+	for ; i < len(v); i++ {
+		c := v[i]
+		var dot uint64
 		if c == '.' {
 			dot = 1
 		}
@@ -336,8 +371,10 @@ func (s *Searcher) encodeDomainCand(ix *Index, ci int32, v []byte) {
 			s.keys = s.keys[:start]
 			return
 		}
-		starts[uint8(labels)] = uint8(i + 1)
-		labels += dot
+		if dot != 0 {
+			starts[uint8(labels)] = uint8(i + 1)
+			labels++
+		}
 		prevDot = dot
 		name[i] = lower[c]
 	}

@@ -11,22 +11,34 @@ import (
 )
 
 // table is the exact-value fingerprint table: open addressing with linear probing over one flat
-// []uint64, each slot a 32-bit tag (the low half of the key's 64-bit hash) and the 32-bit offset of
-// the entry in an arena; 0 is an empty slot. The slot is chosen from the whole hash by
-// multiply-shift, so the table need not be a power of two. An entry in the arena is
+// []uint64 of slots, 0 an empty slot. A slot is
 //
-//	ref (4 bytes, little endian) | class (1 byte) | key length (uvarint) | key
+//	fingerprint (30 bits) | 1 | more (1 bit) | value (32 bits)
 //
-// where the key is the normalised value in binary where that is shorter (addresses, hashes). A tag
-// that matches is always verified against the stored key, so fingerprint collisions cost a
-// comparison and never a false hit. A ref with the top bit set is an index into multi, which holds
-// a count followed by that many refs, for values shared by several indicators.
+// where the fingerprint is 30 bits of the key's 64-bit hash (the low ones: the slot is chosen from
+// the high ones by multiply-shift, so the table need not be a power of two), the bit after it is
+// always set (an occupied slot is never 0), and the value is the ref of the one indicator with
+// that key or, with its top bit set (multiFlag), the index in multi of a count followed by that
+// many refs. So a hit costs one cache miss: the slot gives the refs.
 //
-// The hash is XXH64 over seed | class | key, where seed is 8 random bytes drawn per index: values
+// more is set on a slot when a later slot of the same probe run holds another key with the same
+// fingerprint: a lookup that trusts fingerprints (appendCandidates) goes on past a match only then.
+//
+// The keys themselves are in an arena, for the lookups that must be exact (find): keys[i] is the
+// offset in the arena of the key of slot i, an entry of
+//
+//	class (1 byte) | key length (uvarint) | key
+//
+// where the key is the normalised value in binary where that is shorter (addresses, hashes). An
+// exact lookup compares the key of every slot whose fingerprint matches, so fingerprint collisions
+// cost a comparison and never a false hit.
+//
+// The hash is hashKey over seed | class | key, where seed is 8 random bytes drawn per index: values
 // crafted to collide in one index do not collide in another.
 type table struct {
 	seed  [8]byte
 	slots []uint64
+	keys  []uint32 // arena offset of each slot's key; 0 for an empty slot
 	arena []byte
 	multi []uint32
 	count int // distinct keys
@@ -37,7 +49,16 @@ const (
 	hdrLen    = 9 // seed and class, in front of every key hashed
 	// loadFactor is the share of slots used at most: 10/7 slots per key.
 	loadNum, loadDen = 10, 7
+
+	slotUsed = 1 << 33
+	slotMore = 1 << 32
+	// fpMask keeps a slot's fingerprint and its used bit: two slots hold keys of the same
+	// fingerprint when they are equal under it.
+	fpMask = 1<<64 - 1<<33
 )
+
+// fingerprint returns the bits of a slot for the key of hash h, before its value and more bit.
+func fingerprint(h uint64) uint64 { return h<<34 | slotUsed }
 
 // hashKey hashes hk, which is seed | class | key (9 bytes or more). It is a hash of the wyhash
 // family (a 64×64→128-bit multiply folded to 64 bits mixes each 16 bytes): keys are short (a domain
@@ -93,43 +114,76 @@ func wymix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// find returns the arena offset of the entry whose class and key are hk[8:], or 0.
-func (t *table) find(hk []byte, h uint64) uint32 {
-	n := uint64(len(t.slots))
-	if n == 0 {
-		return 0
-	}
-	i, _ := bits.Mul64(h, n)
-	return t.findAt(hk, h, i)
+// home returns the slot the probe for hash h starts at; len(t.slots) must not be 0.
+func (t *table) home(h uint64) uint64 {
+	i, _ := bits.Mul64(h, uint64(len(t.slots)))
+	return i
 }
 
-// findAt is find starting at slot i, the slot h selects. A table read from a file may be damaged
-// (only its header is checked when it is loaded): lookups then give wrong answers, but they never
-// index out of range or loop for ever.
-func (t *table) findAt(hk []byte, h uint64, i uint64) uint32 {
+// find returns the value of the slot whose key is hk[8:] (class | key), and whether there is one.
+func (t *table) find(hk []byte, h uint64) (uint32, bool) {
+	if len(t.slots) == 0 {
+		return 0, false
+	}
+	return t.findAt(hk, h, t.home(h))
+}
+
+// findAt is find starting at slot i, the home slot of h or a later slot of its probe run before
+// which no slot holds hk. A table read from a file may be damaged (only its header is checked when
+// it is loaded): lookups then give wrong answers, but they never index out of range or loop for ever.
+func (t *table) findAt(hk []byte, h uint64, i uint64) (uint32, bool) {
 	n := uint64(len(t.slots))
-	tag := uint32(h)
+	fp := fingerprint(h)
 	for range n {
 		s := t.slots[i]
 		if s == 0 {
-			return 0
+			return 0, false
 		}
-		if uint32(s>>32) == tag && t.equal(uint32(s), hk[8:]) {
-			return uint32(s)
+		if s&fpMask == fp && t.equal(i, hk[8:]) {
+			return uint32(s), true
 		}
 		if i++; i == n {
 			i = 0
 		}
 	}
-	return 0
+	return 0, false
 }
 
-// equal reports whether the entry at off holds ck, which is class | key.
-func (t *table) equal(off uint32, ck []byte) bool {
-	if uint64(off)+6 > uint64(len(t.arena)) {
+// appendCandidates appends the values of the slots from slot i on whose fingerprint is that of h,
+// where i is the first slot of h's probe run with that fingerprint (or the empty slot that ends the
+// run): the values of the key hashed to h if the table has it, and, with a probability below 2^-30
+// for each slot probed, of another key. It reads no key.
+func (t *table) appendCandidates(dst []uint32, h uint64, i uint64) []uint32 {
+	n := uint64(len(t.slots))
+	fp := fingerprint(h)
+	for range n {
+		s := t.slots[i]
+		if s == 0 {
+			return dst
+		}
+		if s&fpMask == fp {
+			dst = appendMulti(dst, t.multi, uint32(s))
+			if s&slotMore == 0 {
+				return dst
+			}
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	return dst
+}
+
+// equal reports whether the key of slot i is ck, which is class | key.
+func (t *table) equal(i uint64, ck []byte) bool {
+	if i >= uint64(len(t.keys)) {
 		return false
 	}
-	e := t.arena[off+4:]
+	off := uint64(t.keys[i])
+	if off+2 > uint64(len(t.arena)) {
+		return false
+	}
+	e := t.arena[off:]
 	if e[0] != ck[0] {
 		return false
 	}
@@ -138,14 +192,6 @@ func (t *table) equal(off uint32, ck []byte) bool {
 		return false
 	}
 	return bytes.Equal(e[1+w:1+w+int(l)], ck[1:])
-}
-
-// appendRefs appends the refs of the entry at off.
-func (t *table) appendRefs(dst []uint32, off uint32) []uint32 {
-	if uint64(off)+4 > uint64(len(t.arena)) {
-		return dst
-	}
-	return appendMulti(dst, t.multi, binary.LittleEndian.Uint32(t.arena[off:]))
 }
 
 // appendMulti appends the refs of a table value: a ref, or multiFlag | the index in multi of a
@@ -165,9 +211,9 @@ func appendMulti(dst []uint32, multi []uint32, v uint32) []uint32 {
 	return append(dst, multi[i+1:i+1+c]...)
 }
 
-// entryAt returns the class and key of the entry at off.
+// entryAt returns the class and key of the arena entry at off.
 func (t *table) entryAt(off uint32) (byte, []byte) {
-	e := t.arena[off+4:]
+	e := t.arena[off:]
 	l, w := binary.Uvarint(e[1:])
 	return e[0], e[1+w : 1+w+int(l)]
 }
@@ -177,29 +223,35 @@ type tableBuilder struct {
 	t      table
 	hashes []uint64
 	offs   []uint32
-	hk     []byte
+	refs   []uint32
 }
 
 func newTableBuilder(seed [8]byte, hint int) *tableBuilder {
 	b := &tableBuilder{t: table{seed: seed}}
-	b.t.arena = make([]byte, 1, 1+hint*28) // offset 0 is never an entry, so no slot is 0
+	b.t.arena = make([]byte, 1, 1+hint*24) // offset 0 is never an entry
 	b.hashes = make([]uint64, 0, hint)
 	b.offs = make([]uint32, 0, hint)
+	b.refs = make([]uint32, 0, hint)
 	return b
 }
 
 // add appends the entry for hk (seed | class | key) with ref. The arena is bounded by 4 GiB.
 func (b *tableBuilder) add(hk []byte, ref uint32) bool {
-	if len(b.t.arena)+len(hk)+8 > 1<<32-1 {
+	return b.addHashed(hk, ref, hashKey(hk))
+}
+
+// addHashed is add with the hash of hk given (tests give colliding ones).
+func (b *tableBuilder) addHashed(hk []byte, ref uint32, h uint64) bool {
+	if len(b.t.arena)+len(hk)+4 > 1<<32-1 {
 		return false
 	}
 	off := uint32(len(b.t.arena))
-	b.t.arena = binary.LittleEndian.AppendUint32(b.t.arena, ref)
 	b.t.arena = append(b.t.arena, hk[8])
 	b.t.arena = binary.AppendUvarint(b.t.arena, uint64(len(hk)-hdrLen))
 	b.t.arena = append(b.t.arena, hk[hdrLen:]...)
-	b.hashes = append(b.hashes, hashKey(hk))
+	b.hashes = append(b.hashes, h)
 	b.offs = append(b.offs, off)
+	b.refs = append(b.refs, ref)
 	return true
 }
 
@@ -212,6 +264,7 @@ func (b *tableBuilder) build() table {
 	n := len(b.offs)
 	nslots := uint64(max(8, n*loadNum/loadDen+1))
 	t.slots = make([]uint64, nslots)
+	t.keys = make([]uint32, nslots)
 	order := bucketOrder(b.hashes, nslots)
 	// order is sorted by region of home slots: split it at the region boundary nearest the middle
 	// of the table. A small table is one region, filled by the first half alone.
@@ -224,11 +277,11 @@ func (b *tableBuilder) build() table {
 		})
 	}
 	type part struct {
-		extra    map[uint32][]uint32
+		extra    map[uint64][]uint32 // slot → the refs beyond the first of its key
 		overflow []uint32
 		count    int
 	}
-	parts := [2]part{{extra: map[uint32][]uint32{}}, {extra: map[uint32][]uint32{}}}
+	parts := [2]part{{extra: map[uint64][]uint32{}}, {extra: map[uint64][]uint32{}}}
 	var wg sync.WaitGroup
 	for w, r := range [2][2]int{{0, mid}, {mid, len(order)}} {
 		end := midSlot
@@ -255,46 +308,52 @@ func (b *tableBuilder) build() table {
 			b.insert(&t, e, 0, extra, &t.count)
 		}
 	}
-	// In arena order, so that the same entries give the same table.
-	for _, off := range slices.Sorted(maps.Keys(extra)) {
-		refs := extra[off]
-		i := uint32(len(t.multi))
-		t.multi = append(t.multi, uint32(1+len(refs)), binary.LittleEndian.Uint32(t.arena[off:]))
+	// In slot order, so that the same entries give the same table.
+	for _, i := range slices.Sorted(maps.Keys(extra)) {
+		refs := extra[i]
+		m := uint32(len(t.multi))
+		t.multi = append(t.multi, uint32(1+len(refs)), uint32(t.slots[i]))
 		t.multi = append(t.multi, refs...)
-		binary.LittleEndian.PutUint32(t.arena[off:], i|multiFlag)
+		t.slots[i] = t.slots[i]>>32<<32 | uint64(m|multiFlag)
 	}
 	if cap(t.arena) > len(t.arena)+len(t.arena)/8 {
 		t.arena = append([]byte(nil), t.arena...)
 	}
-	b.hashes, b.offs = nil, nil
+	b.hashes, b.offs, b.refs = nil, nil, nil
 	return t
 }
 
-// insert puts entry e in t, or adds its ref to the entry with the same key. With end > 0 the probe
+// insert puts entry e in t, or adds its ref to the slot with the same key. With end > 0 the probe
 // may not reach slot end: insert then returns false and leaves t as it was.
-func (b *tableBuilder) insert(t *table, e uint32, end uint64, extra map[uint32][]uint32, count *int) bool {
+func (b *tableBuilder) insert(t *table, e uint32, end uint64, extra map[uint64][]uint32, count *int) bool {
 	nslots := uint64(len(t.slots))
-	h, off := b.hashes[e], b.offs[e]
-	i, _ := bits.Mul64(h, nslots)
-	tag := uint32(h)
+	h, off, ref := b.hashes[e], b.offs[e], b.refs[e]
+	i := t.home(h)
+	fp := fingerprint(h)
+	// same holds the slots passed whose fingerprint is e's: if e gets a slot of its own, they must
+	// tell a lookup trusting fingerprints to go on. Usually none.
+	var same []uint64
 	for {
 		s := t.slots[i]
 		if s == 0 {
-			t.slots[i] = uint64(tag)<<32 | uint64(off)
+			t.slots[i] = fp | uint64(ref)
+			t.keys[i] = off
+			for _, j := range same {
+				t.slots[j] |= slotMore
+			}
 			*count++
 			return true
 		}
-		if uint32(s>>32) == tag {
-			c0, k0 := t.entryAt(uint32(s))
+		if s&fpMask == fp {
+			c0, k0 := t.entryAt(t.keys[i])
 			c1, k1 := t.entryAt(off)
 			if c0 == c1 && bytes.Equal(k0, k1) {
-				first := uint32(s)
-				ref := binary.LittleEndian.Uint32(t.arena[off:])
-				if ref != binary.LittleEndian.Uint32(t.arena[first:]) && !containsRef(extra[first], ref) {
-					extra[first] = append(extra[first], ref)
+				if ref != uint32(s) && !containsRef(extra[i], ref) {
+					extra[i] = append(extra[i], ref)
 				}
 				return true
 			}
+			same = append(same, i)
 		}
 		i++
 		if end > 0 && i == end {
