@@ -92,6 +92,16 @@ func (r *recorder) series(name string) [][2]float64 {
 	return pts
 }
 
+// last returns the value of the figure recorded last under this name and size, or 0.
+func (r *recorder) last(name string, size int) float64 {
+	for i := len(r.figures) - 1; i >= 0; i-- {
+		if f := r.figures[i]; f.Name == name && f.Size == size {
+			return f.Value
+		}
+	}
+	return 0
+}
+
 func (r *recorder) close() error {
 	if r.csvFile == nil {
 		return nil

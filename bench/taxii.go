@@ -65,6 +65,8 @@ type taxiiConfig struct {
 	conns      int
 	postSize   int    // objects per POSTed envelope
 	cpuProfile string // CPU profile of the GET (next) load at the largest size
+	cacheMiB   int64  // the store's read cache (config read_cache_mib)
+	pacedShare float64
 }
 
 func (c *taxiiConfig) register(fs *flag.FlagSet) {
@@ -72,6 +74,8 @@ func (c *taxiiConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.duration, "taxii-duration", 5*time.Second, "length of each GET load measurement of -taxii")
 	fs.IntVar(&c.conns, "taxii-conns", 64, "keep-alive connections of the -taxii GET load")
 	fs.IntVar(&c.postSize, "taxii-post-objects", 10000, "objects per envelope of the -taxii POST measurements")
+	fs.Float64Var(&c.pacedShare, "taxii-paced", 0.5, "also load GET at this share of the rate the 64-connection load reached, paced (open loop), for latency; 0: not")
+	fs.Int64Var(&c.cacheMiB, "taxii-read-cache-mib", rconfig.Default().ReadCacheMiB, "the node's read cache in MiB, as read_cache_mib in its configuration (0: off)")
 	fs.StringVar(&c.cpuProfile, "taxii-cpuprofile", "", "write a CPU profile of the -taxii GET load (next values) at the largest size to this file, and of the POST load from 4 connections to this file + .post")
 }
 
@@ -121,7 +125,8 @@ func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "renkei.db"), sqlite.WithLogger(h.logger), sqlite.WithLabeler(policy.Labeler{}))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "renkei.db"), sqlite.WithLogger(h.logger), sqlite.WithLabeler(policy.Labeler{}),
+		sqlite.WithReadCache(h.cfg.taxii.cacheMiB<<20))
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -216,7 +221,7 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 		prof string
 	}{{"next", nextURLs, profile}, {"added_after", afterURLs, ""}} {
 		h.logger.Info("GET load", "objects", size, "by", m.name, "pages", len(m.urls), "conns", h.cfg.taxii.conns)
-		res, err := getLoad(ctx, client, n, m.urls, h.cfg.taxii.conns, h.cfg.taxii.duration, m.prof)
+		res, err := getLoad(ctx, client, n, m.urls, h.cfg.taxii.conns, h.cfg.taxii.duration, 0, m.prof)
 		if err != nil {
 			return fmt.Errorf("GET load by %s: %w", m.name, err)
 		}
@@ -236,8 +241,29 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 		}
 	}
 
+	// The same pages at a fixed rate from all the connections (an open loop: each request is due at
+	// its time whether or not the previous one has returned, and its latency counts from then), at
+	// a share of the rate the closed loop above reached. With every connection busy, latency is
+	// connections / throughput whatever the server does; paced, it shows how long a request waits.
+	if share := h.cfg.taxii.pacedShare; share > 0 {
+		rate := share * h.rec.last("taxii_get_next_pages_per_s", size)
+		res, err := getLoad(ctx, client, n, nextURLs, h.cfg.taxii.conns, h.cfg.taxii.duration, rate, "")
+		if err != nil {
+			return fmt.Errorf("paced GET load: %w", err)
+		}
+		if err := errors.Join(
+			h.rec.add("taxii_get_paced_target_pages_per_s", size, rate, "pages/s"),
+			h.rec.add("taxii_get_paced_pages_per_s", size, res.rate(), "pages/s"),
+			h.rec.add("taxii_get_paced_p50_ms", size, res.pct(0.50), "ms"),
+			h.rec.add("taxii_get_paced_p99_ms", size, res.pct(0.99), "ms"),
+			h.rec.add("taxii_get_paced_cpu_us_per_page", size, res.cpu.Seconds()*1e6/float64(len(res.lat)), "CPU-µs"),
+		); err != nil {
+			return err
+		}
+	}
+
 	// The same pages from one connection: the latency of a request that does not queue.
-	res, err := getLoad(ctx, client, n, nextURLs, 1, h.cfg.taxii.duration/2, "")
+	res, err := getLoad(ctx, client, n, nextURLs, 1, h.cfg.taxii.duration/2, 0, "")
 	if err != nil {
 		return fmt.Errorf("GET from one connection: %w", err)
 	}
@@ -549,7 +575,10 @@ func (r loadResult) pct(q float64) float64 {
 
 // getLoad requests random pages of urls from conns connections for dur (after a warm-up of a fifth
 // of dur that is not counted) and measures each request's latency, response read whole.
-func getLoad(ctx context.Context, c *http.Client, n *taxiiNode, urls []string, conns int, dur time.Duration, profile string) (loadResult, error) {
+// getLoad requests random urls from conns connections for dur after a warm-up. With rate > 0 the
+// load is paced: connection w's k-th request is due at begin + (k·conns + w)/rate, and its latency
+// counts from that time (so a late server is not hidden by requests that were never sent).
+func getLoad(ctx context.Context, c *http.Client, n *taxiiNode, urls []string, conns int, dur time.Duration, rate float64, profile string) (loadResult, error) {
 	warm := dur / 5
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -567,8 +596,17 @@ func getLoad(ctx context.Context, c *http.Client, n *taxiiNode, urls []string, c
 			lat := make([]time.Duration, 0, 1024)
 			var bytesRead int64
 			var buf []byte
-			for {
+			for k := 0; ; k++ {
 				t0 := time.Now()
+				if rate > 0 {
+					// Due times run from the start of the warm-up, so that the measured window
+					// opens on a load already at its rate.
+					due := begin.Add(-warm).Add(time.Duration(float64(k*conns+w) / rate * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+					t0 = due
+				}
 				if !t0.Before(end) {
 					break
 				}

@@ -35,14 +35,14 @@ func noNodeError(dir string, cause error) error {
 }
 
 // openNode opens the store of an initialised node. It never creates anything.
-func openNode(ctx context.Context, dir string, logger *slog.Logger) (store.Store, error) {
+func openNode(ctx context.Context, dir string, logger *slog.Logger, opts ...sqlite.Option) (store.Store, error) {
 	if _, err := os.Stat(dbPath(dir)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, noNodeError(dir, nil)
 		}
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{}))
+	st, err := sqlite.Open(ctx, dbPath(dir), append([]sqlite.Option{sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -57,11 +57,11 @@ func openNode(ctx context.Context, dir string, logger *slog.Logger) (store.Store
 }
 
 // createStore creates the data directory when needed and opens (creating) its database.
-func createStore(ctx context.Context, dir string, logger *slog.Logger) (store.Store, error) {
+func createStore(ctx context.Context, dir string, logger *slog.Logger, opts ...sqlite.Option) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, dbPath(dir), sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{}))
+	st, err := sqlite.Open(ctx, dbPath(dir), append([]sqlite.Option{sqlite.WithLogger(logger), sqlite.WithLabeler(policy.Labeler{})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the store: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/renkei-cti/renkei/internal/match"
 	"github.com/renkei-cti/renkei/internal/server"
 	"github.com/renkei-cti/renkei/internal/store"
+	"github.com/renkei-cti/renkei/internal/store/sqlite"
 )
 
 const plainHTTPHint = "serve over TLS with --tls-cert FILE --tls-key FILE, listen on a loopback address " +
@@ -81,13 +82,13 @@ Settings come from the defaults, then the --config file, then $RENKEI_DATA, then
 				err = errors.Join(err, fmt.Errorf("demo: removing %s: %w", dir, rerr))
 			}
 		}()
-		st, banner, err = startDemo(ctx, e, dir, logger)
+		st, banner, err = startDemo(ctx, e, dir, logger, sqlite.WithReadCache(cfg.ReadCacheMiB<<20))
 		if err != nil {
 			return err
 		}
 		cfg.DataDir = dir
 	} else {
-		if st, err = openNode(ctx, cfg.DataDir, logger); err != nil {
+		if st, err = openNode(ctx, cfg.DataDir, logger, sqlite.WithReadCache(cfg.ReadCacheMiB<<20)); err != nil {
 			return err
 		}
 	}
@@ -188,8 +189,8 @@ func versionString() string {
 }
 
 // startDemo makes a demo node in dir and returns its store and the lines to print once listening.
-func startDemo(ctx context.Context, e *env, dir string, logger *slog.Logger) (_ store.Store, banner []string, err error) {
-	st, err := createStore(ctx, dir, logger)
+func startDemo(ctx context.Context, e *env, dir string, logger *slog.Logger, opts ...sqlite.Option) (_ store.Store, banner []string, err error) {
+	st, err := createStore(ctx, dir, logger, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

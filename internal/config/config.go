@@ -38,6 +38,9 @@ type Config struct {
 	// PersonalData is the personal-data guard applied to every copy of an object that leaves its
 	// organisation: TAXII reads by another organisation and exports.
 	PersonalData PersonalData `json:"personal_data"`
+	// ReadCacheMiB is the memory, in MiB, the server may use to serve collection pages without
+	// reading them from the database (about 1 KiB per stored form); 0 turns the cache off.
+	ReadCacheMiB int64 `json:"read_cache_mib"`
 }
 
 // PersonalData configures the personal-data guard (docs/EXPORT.md): what happens to a copy that holds
@@ -102,6 +105,8 @@ func Default() Config {
 		Listen:    DefaultListen,
 		LogLevel:  "info",
 		LogFormat: "text",
+		// 256 MiB holds about 250,000 forms: the recent pages partners poll, or a whole mid-sized node.
+		ReadCacheMiB: 256,
 		Limits: Limits{
 			MaxBodyBytes:      64 << 20,
 			MaxHeaderBytes:    64 << 10,
@@ -207,6 +212,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		add("log_format: %q must be text or json", c.LogFormat)
+	}
+	if c.ReadCacheMiB < 0 || c.ReadCacheMiB > 1<<20 {
+		add("read_cache_mib: must be between 0 and 1048576, found %d", c.ReadCacheMiB)
 	}
 	l := c.Limits
 	if l.MaxBodyBytes <= 0 {

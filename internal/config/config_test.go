@@ -119,6 +119,8 @@ func TestValidate(t *testing.T) {
 		{name: "personal data hash with key", edit: func(c *Config) { c.PersonalData = PersonalData{Mode: "hash", HashKeyFile: "k"} }},
 		{name: "personal data hash without key", edit: func(c *Config) { c.PersonalData.Mode = "hash" }, want: []string{"hash_key_file"}},
 		{name: "personal data bad mode", edit: func(c *Config) { c.PersonalData.Mode = "drop" }, want: []string{"personal_data.mode"}},
+		{name: "read cache off", edit: func(c *Config) { c.ReadCacheMiB = 0 }},
+		{name: "read cache negative", edit: func(c *Config) { c.ReadCacheMiB = -1 }, want: []string{"read_cache_mib"}},
 		{name: "taxii no roots", edit: func(c *Config) { c.TAXII.APIRoots, c.TAXII.Default = nil, "" }},
 		{
 			name: "every problem at once",

@@ -78,6 +78,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 func writeBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", MediaTAXII)
 	w.Header().Set("Cache-Control", "no-store")
+	// Known length: the body goes out in one piece, not in chunks.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	// The client may be gone; there is nobody left to tell.
 	if _, err := w.Write(body); err != nil {

@@ -69,10 +69,12 @@ func indicatorJSON(id, owner, modified string, markings ...string) string {
 	return s + "}"
 }
 
-// newNode makes an empty node owned by orgA, holding the predefined marking definitions.
+// newNode makes an empty node owned by orgA, holding the predefined marking definitions. Its store
+// has the read cache on, as under renkei serve (the store's own tests compare it with the queries).
 func newNode(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "renkei.db"), sqlite.WithLabeler(policy.Labeler{}),
+		sqlite.WithReadCache(64<<20))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,6 +370,13 @@ func (s *Store) List(ctx context.Context, f store.Filter, after store.Cursor, li
 	if limit <= 0 {
 		return store.Page{}, fmt.Errorf("sqlite: list: limit %d: must be positive", limit)
 	}
+	if s.rc != nil && cacheable(f) && len(f.Types) <= MaxFilterValues {
+		cid, err := s.collectionRow(ctx, f.Collection)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("sqlite: %w", err)
+		}
+		return s.cachedPage(ctx, f, cid, after, min(limit, MaxPageSize))
+	}
 	q, err := s.buildList(ctx, f)
 	if err != nil {
 		return store.Page{}, err

@@ -93,6 +93,7 @@ type options struct {
 	busyTimeout time.Duration
 	now         func() time.Time
 	labeler     store.Labeler
+	readCache   int64 // WithReadCache
 }
 
 // WithLabeler sets the Labeler that labels every form written (default: none, and every form gets
@@ -124,6 +125,7 @@ type Store struct {
 	stmtMu    sync.Mutex
 	readStmts map[string]*sql.Stmt // prepared read statements, by query text (readQuery)
 	cids      sync.Map             // collection id or alias → row id (collectionRow)
+	rc        *readCache           // nil unless WithReadCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -202,16 +204,26 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s for reading: %w", abs, err), w.close(), wdb.Close())
 	}
-	rdb.SetMaxOpenConns(o.readers)
-	rdb.SetMaxIdleConns(o.readers)
+	conns := o.readers
+	if o.readCache > 0 {
+		conns++ // the read cache keeps one
+	}
+	rdb.SetMaxOpenConns(conns)
+	rdb.SetMaxIdleConns(conns)
 	rdb.SetConnMaxLifetime(0)
 	rdb.SetConnMaxIdleTime(5 * time.Minute)
 	if err := rdb.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s for reading: %w", abs, err), rdb.Close(), w.close(), wdb.Close())
 	}
 	o.logger.LogAttrs(ctx, slog.LevelDebug, "sqlite store open", slog.String("path", abs), slog.Int("readers", o.readers))
+	var rc *readCache
+	if o.readCache > 0 {
+		if rc, err = newReadCache(ctx, rdb, o.readCache); err != nil {
+			return nil, errors.Join(err, rdb.Close(), w.close(), wdb.Close())
+		}
+	}
 	return &Store{path: abs, logger: o.logger, now: o.now, labeler: o.labeler, wdb: wdb, w: w, rdb: rdb,
-		readStmts: map[string]*sql.Stmt{}}, nil
+		readStmts: map[string]*sql.Stmt{}, rc: rc}, nil
 }
 
 // Path returns the absolute path of the database file.
@@ -229,6 +241,9 @@ func (s *Store) Close() error {
 		}
 		s.readStmts = map[string]*sql.Stmt{}
 		s.stmtMu.Unlock()
+		if s.rc != nil {
+			errs = append(errs, s.rc.close())
+		}
 		s.closeErr = errors.Join(append(errs, s.w.close(), s.wdb.Close(), s.rdb.Close())...)
 	})
 	return s.closeErr

@@ -134,6 +134,12 @@ func (s *Store) RemoveFromCollection(ctx context.Context, f store.Filter, id str
 			}
 			removed += int(n)
 		}
+		if removed > 0 {
+			// Counted for the read cache of any process: members it holds may be gone.
+			if _, err := w.conn.ExecContext(ctx, `UPDATE collections SET removals = removals + 1 WHERE cid = ?`, q.cid); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
