@@ -14,6 +14,7 @@ import (
 
 	"github.com/renkei-cti/renkei/internal/match"
 	"github.com/renkei-cti/renkei/internal/match/synth"
+	"github.com/renkei-cti/renkei/internal/store"
 )
 
 var benchN = flag.Int("match.n", 1_000_000, "indicators in the matching benchmarks")
@@ -140,19 +141,58 @@ func benchBatch(b *testing.B, ix *match.Index, qs []match.Candidate, unverified 
 	}
 }
 
+// BenchmarkMatchText matches a 200k-line mixed text log (1% of the lines with an indicator's
+// value) without a Verify function: the index compares the keys of its hits.
 func BenchmarkMatchText(b *testing.B) {
+	benchMatchText(b, &match.Matcher{Source: benchIndex(b)})
+}
+
+// BenchmarkMatchTextVerified is BenchmarkMatchText as renkei match, the server and the harness run
+// it: with Compiled.Verify (every indicator has the pattern synth.Pattern gives it), so the index
+// trusts the fingerprints of its hits and each hit is evaluated against the line's values.
+func BenchmarkMatchTextVerified(b *testing.B) {
+	c := benchCompiled(b)
+	benchMatchText(b, &match.Matcher{Source: c.Index, Verify: c.Verify})
+}
+
+var (
+	benchCompiledOnce sync.Once
+	benchComp         *match.Compiled
+)
+
+// benchCompiled returns benchIndex with an indicator table: an id and a pattern for each entry.
+func benchCompiled(b *testing.B) *match.Compiled {
 	ix := benchIndex(b)
+	benchCompiledOnce.Do(func() {
+		c := &match.Compiled{Index: ix, At: time.Now()}
+		var v store.Version
+		for i := range *benchN {
+			ref, err := c.Indicators.Add(synth.ID(i), &v, synth.Pattern(synth.Indicator(1, i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ref != uint32(i) {
+				b.Fatalf("indicator %d got ref %d", i, ref)
+			}
+		}
+		benchComp = c
+	})
+	return benchComp
+}
+
+func benchMatchText(b *testing.B, m *match.Matcher) {
 	var log bytes.Buffer
 	if _, err := synth.Log(&log, 200_000, *benchN, 1, 1); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(log.Len()))
 	var st match.Stats
+	hits := 0
 	cpu0 := cpuTime(b)
 	for b.Loop() {
-		m := &match.Matcher{Source: ix}
 		var err error
-		st, err = m.Run(context.Background(), bytes.NewReader(log.Bytes()), match.Text{}, func(*match.Hit) error { return nil })
+		hits = 0
+		st, err = m.Run(context.Background(), bytes.NewReader(log.Bytes()), match.Text{}, func(*match.Hit) error { hits++; return nil })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -162,4 +202,33 @@ func BenchmarkMatchText(b *testing.B) {
 	b.ReportMetric(float64(st.Lines)*float64(b.N)/cpu, "lines/cpu-s")
 	b.ReportMetric(float64(b.N)*float64(log.Len())/1e6/cpu, "MB/cpu-s")
 	b.ReportMetric(float64(st.HitLines)/float64(st.Lines)*100, "%hitlines")
+	b.ReportMetric(float64(hits), "hits")
+}
+
+// BenchmarkScanText runs the text scanner alone (no lookups) over the lines of the MatchText log.
+func BenchmarkScanText(b *testing.B) {
+	var log bytes.Buffer
+	if _, err := synth.Log(&log, 200_000, *benchN, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	// The lines keep the rest of the log as their capacity, as lines in the Matcher's chunks do.
+	var lines [][]byte
+	for d := log.Bytes(); len(d) > 0; {
+		end := bytes.IndexByte(d, '\n')
+		lines = append(lines, d[:end])
+		d = d[end+1:]
+	}
+	b.SetBytes(int64(log.Len()))
+	var ev match.Event
+	cands := 0
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		cands = 0
+		for _, l := range lines {
+			cands += match.ScanText(l, &ev)
+		}
+	}
+	cpu := (cpuTime(b) - cpu0).Seconds()
+	b.ReportMetric(float64(len(lines))*float64(b.N)/cpu, "lines/cpu-s")
+	b.ReportMetric(float64(cands)/float64(len(lines)), "cands/line")
 }

@@ -23,6 +23,7 @@ type Event struct {
 	// work counts the bytes the text scanner examined, each pass over a byte once: tests check that
 	// it stays linear in the length of the line.
 	work int
+	bits []uint64 // the text scanner's bitmaps of the line (classBits)
 }
 
 type timeLayout uint8

@@ -2,6 +2,7 @@ package match
 
 import (
 	"bytes"
+	"math/bits"
 )
 
 // Text is the plain-text format: every line is scanned for indicator-like tokens. It is a fast
@@ -67,6 +68,9 @@ var cls = func() (t [256]uint8) {
 	return t
 }()
 
+// Parse implements Parser. It reads (never writes) up to 64 bytes past the end of line when its
+// capacity holds them, as lines in the Matcher's and Read's chunks do: no other goroutine may
+// write there during the call.
 func (textParser) Parse(line []byte, ev *Event) error {
 	i := timePrefix(line, ev)
 	scanText(line, i, ev)
@@ -74,75 +78,141 @@ func (textParser) Parse(line []byte, ev *Event) error {
 }
 
 // scanText appends the candidates of line[i:].
+//
+// The line is first classified 64 bytes at a time into two bitmaps (classBits): its token bytes T
+// and its '.', ':' and '@' S. Most tokens are words and numbers, which can only be a hash if 32
+// bytes long or more: the scanner visits only the tokens that hold one of S, found for 64 bytes at
+// once as the carries of T+S (adding a bit of S to its run of T carries to the bit after the run,
+// where T is 0), and in the words where T has a run of 16 aligned bits (the only place a token
+// of 32 bytes or more can end), every token. No branch is taken per byte or per word and number.
 func scanText(line []byte, i int, ev *Event) {
 	n := len(line)
-	for i < n {
-		if cls[line[i]]&cTok == 0 {
-			i++
-			continue
+	if i >= n {
+		return
+	}
+	tok, sp := ev.classBits(line)
+	ev.work += n - i
+	w := i >> 6
+	below := uint64(1)<<(i&63) - 1 // the bits of line[:i] in word w: not scanned
+	var carry, prevT, prevLanes uint64
+	start := i // where the last token that began before the current word began
+	skip := i  // a token that ends at or before skip is inside a URL, or before line[i]
+	for ; w < len(tok); w, below = w+1, 0 {
+		t, s := tok[w]&^below, sp[w]&^below
+		in := t<<1 | prevT>>63 // bit b: line[64w+b-1] is a token byte
+		starts := t &^ in
+		ends := in &^ t
+		sum, c := bits.Add64(t, s, carry)
+		carry = c
+		special := sum &^ t // the ends of the tokens that hold one of S
+		lanes := t & (t >> 1)
+		lanes &= lanes >> 2
+		lanes &= lanes >> 4
+		lanes &= lanes >> 8
+		lanes &= 0x0001000100010001 // bit 16k: bits 16k to 16k+15 of t are all set
+		visit := special
+		if lanes|prevLanes != 0 {
+			visit = ends
 		}
-		j := i
-		any := uint8(0) // classes some byte has
-		for j < n {
-			c := cls[line[j]]
-			if c&cTok == 0 {
-				break
+		prevT, prevLanes = t, lanes
+		for ; visit != 0; visit &= visit - 1 {
+			b := bits.TrailingZeros64(visit)
+			j := w<<6 | b
+			i := start
+			if st := starts & (1<<b - 1); st != 0 {
+				i = w<<6 | (63 - bits.LeadingZeros64(st))
 			}
-			any |= c
-			j++
+			if j <= skip || j-i < 32 && special&(1<<b) == 0 {
+				continue
+			}
+			ev.work += j - i
+			// A URL: a scheme of letters, then "://" (the token holds the ':').
+			if j+1 < n && line[j] == '/' && line[j+1] == '/' && j-i >= 2 && j-i <= 11 && line[j-1] == ':' && isLetters(line[i:j-1]) {
+				k := j + 2
+				for k < n && cls[line[k]]&cURLEnd == 0 {
+					k++
+				}
+				end := k
+				for k > j+2 && bytes.IndexByte([]byte(".,;)]"), line[k-1]) >= 0 {
+					k--
+				}
+				ev.work += j - i + 2*(end-j)
+				if k > j+2 {
+					ev.add(KindURL, line[i:k])
+				}
+				// The tokens inside the URL are passed over; after it (line[end] ends a token) come
+				// only those of what it dropped from its end (. , ; ) ]), dots only: no candidate.
+				skip = end
+				continue
+			}
+			// Tokens that end in ':' (j points at it when it was the last byte) lose it.
+			classify(line[i:j:j], ev)
 		}
-		ev.work += j - i
-		// A URL: a scheme of letters, then "://" (the token holds the ':').
-		if j+1 < n && line[j] == '/' && line[j+1] == '/' && j-i >= 2 && j-i <= 11 && line[j-1] == ':' && isLetters(line[i:j-1]) {
-			k := j + 2
-			for k < n && cls[line[k]]&cURLEnd == 0 {
-				k++
-			}
-			end := k
-			for k > j+2 && bytes.IndexByte([]byte(".,;)]"), line[k-1]) >= 0 {
-				k--
-			}
-			ev.work += j - i + 2*(end-j)
-			if k > j+2 {
-				ev.add(KindURL, line[i:k])
-			}
-			// What the URL dropped from its end (only . , ; ) ]) is scanned again, once.
-			i = k
-			continue
+		if starts != 0 {
+			start = w<<6 | (63 - bits.LeadingZeros64(starts))
 		}
-		// Tokens that end in ':' (j points at it when it was the last byte) lose it.
-		tok := line[i:j]
-		i = j
-		// Most tokens are words and numbers: without '.', ':' or '@' a token can only be a hash,
-		// which takes 32 characters or more (trimming the ends only shortens it).
-		if any&(cDot|cColon|cAt) == 0 && len(tok) < 32 {
-			continue
-		}
-		classify(tok, any, ev)
 	}
 }
 
-// classify appends the candidate a token is, if any. any is the classes some byte of tok has.
-func classify(tok []byte, any uint8, ev *Event) {
-	trimmed := false
+// classBits returns the bitmaps of line: bit i%64 of tok[i/64] is set when line[i] is a token byte
+// (cls[line[i]]&cTok != 0), of sp[i/64] when it is '.', ':' or '@'; len(line)/64+1 words, the
+// bits past the line 0. They live in ev until the next call.
+func (ev *Event) classBits(line []byte) (tok, sp []uint64) {
+	words := len(line)>>6 + 1 // and a bit for the end of a token that ends the line
+	if cap(ev.bits) < 2*words {
+		ev.bits = make([]uint64, 2*words)
+	}
+	tok, sp = ev.bits[:words:words], ev.bits[words:2*words:2*words]
+	if ext := line[:cap(line)]; len(ext) >= words<<6 {
+		// The bytes after the line, up to its capacity, are read (never written) and their bits
+		// cleared: one pass, no copy. Lines in a chunk of the Matcher or Read have the rest of
+		// the chunk after them.
+		classBlocks(ext[:words<<6], tok, sp)
+		keep := uint64(1)<<(len(line)&63) - 1
+		tok[words-1] &= keep
+		sp[words-1] &= keep
+		return tok, sp
+	}
+	full := len(line) >> 6
+	classBlocks(line[:full<<6], tok[:full], sp[:full])
+	var last [64]byte // the last bytes, padded with 0 (not a token byte)
+	copy(last[:], line[full<<6:])
+	classBlocks(last[:], tok[full:], sp[full:])
+	return tok, sp
+}
+
+// classBlocksGeneric is classBits on whole blocks of 64 bytes (len(b) is 64×len(tok), len(sp) is
+// len(tok)), a byte at a time.
+func classBlocksGeneric(b []byte, tok, sp []uint64) {
+	for w := range tok {
+		var t, s uint64
+		for k, c := range b[w<<6 : (w+1)<<6] {
+			t |= uint64(cls[c]&cTok) << k
+			if c == '.' || c == ':' || c == '@' {
+				s |= 1 << k
+			}
+		}
+		tok[w], sp[w] = t, s
+	}
+}
+
+// classify appends the candidate a token is, if any.
+func classify(tok []byte, ev *Event) {
 	for len(tok) > 0 && (tok[len(tok)-1] == '.' || tok[len(tok)-1] == ':' || tok[len(tok)-1] == '-') {
 		tok = tok[:len(tok)-1]
-		trimmed = true
 	}
 	for len(tok) > 0 && (tok[0] == '.' || tok[0] == ':' || tok[0] == '-') {
 		tok = tok[1:]
-		trimmed = true
 	}
 	if len(tok) < 3 {
 		return
 	}
-	// Below, each branch passes over the token a bounded number of times.
+	// Below, each branch passes over the token a bounded number of times (this first pass
+	// included).
 	ev.work += 4 * len(tok)
-	if trimmed {
-		any = 0
-		for _, b := range tok {
-			any |= cls[b]
-		}
+	any := uint8(0) // classes some byte has
+	for _, b := range tok {
+		any |= cls[b]
 	}
 	switch {
 	case any&cAt != 0:
