@@ -61,12 +61,14 @@ type corrConfig struct {
 	report  int
 	dbDir   string
 	profile string // CPU profile of (a), as the operator, at the largest size
+	check   bool   // measure (a) only
 }
 
 func (c *corrConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.on, "correlate", false, "benchmark correlation instead (sizes in stored observables; default "+corrSizes+", -quick "+corrQuickSizes+"); writes correlate.csv and correlate.png")
 	fs.IntVar(&c.report, "correlate-report", 100000, "distinct observables in the report checked by -correlate")
 	fs.StringVar(&c.profile, "correlate-cpuprofile", "", "write CPU profiles of -correlate at the largest size, as the operator: of the report checks to this file, of the pass over everything to this file + \".all\"")
+	fs.BoolVar(&c.check, "correlate-check-only", false, "measure only (a), the report checks, not the pass over everything")
 	fs.StringVar(&c.dbDir, "correlate-db", "", "folder where -correlate keeps its stores (corr-<size>.db) and reuses them on the next run; default: a temporary folder")
 }
 
@@ -443,6 +445,9 @@ func (h *harness) correlateSize(ctx context.Context, dir string, n int) (err err
 		if err := errors.Join(h.corrCheck(ctx, st, n, report, c.prefix, c.opt), stop()); err != nil {
 			return err
 		}
+	}
+	if h.cfg.corr.check {
+		return nil
 	}
 	for _, c := range []struct {
 		prefix string

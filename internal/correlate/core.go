@@ -21,19 +21,12 @@ type answer struct {
 
 // correlateValues answers every asked value in one bulk read of the observables index
 // (store.Objects.LookupObservables): the values themselves and, for IP addresses and blocks, every
-// containing block, each block asked once however many values it contains. Objects for which
+// containing block of a length the store holds (store.Objects.ObservableBlockLengths; every length
+// when it cannot say), each block asked once however many values it contains. Objects for which
 // skip returns true are not counted (the asking object itself, or the report's own objects).
 func correlateValues(ctx context.Context, st store.Objects, asked []stix.Observable, skip func(id string) bool, o Options) ([]answer, error) {
-	probes := slices.Clone(asked)
-	// The containing blocks of each IP value, each probed once: blocksOf[off[i]:off[i+1]] are the
-	// indexes in probes of asked[i]'s blocks, longest first.
-	off := make([]int32, len(asked)+1)
-	var (
-		families [2][]ipValue // IPv4, IPv6
-		n        int32
-	)
+	var families [2][]ipValue // IPv4, IPv6
 	for i, ob := range asked {
-		off[i] = n
 		if ob.Kind != stix.ObsIPv4 && ob.Kind != stix.ObsIPv6 {
 			continue
 		}
@@ -51,36 +44,70 @@ func correlateValues(ctx context.Context, st store.Objects, asked []stix.Observa
 			v.hi, v.lo, f = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), 1
 		}
 		families[f] = append(families[f], v)
-		n += int32(p.Bits())
 	}
-	off[len(asked)] = n
-	blocksOf := make([]int32, n)
+	lengths, err := blockLengths(ctx, st, len(families[0]) > 0 || len(families[1]) > 0)
+	if err != nil {
+		return nil, err
+	}
+	// The containing blocks of each IP value, each probed once: blocksOf[off[i]:off[i+1]] are the
+	// indexes in probes of asked[i]'s blocks, longest first.
+	off := make([]int32, len(asked)+1)
+	for f := range families {
+		for k := range families[f] {
+			v := &families[f][k]
+			// The lengths probed for v: those shorter than v, lengths[f][:v.n].
+			n, _ := slices.BinarySearch(lengths[f], v.bits)
+			v.n = int32(n)
+			off[v.i+1] = v.n
+		}
+	}
+	for i := range asked {
+		off[i+1] += off[i]
+	}
+	blocksOf := make([]int32, off[len(asked)])
+	// The blocks to probe, in the order they are made: their texts are written into one buffer,
+	// and cut from one string made of it at the end.
+	type block struct {
+		kind     string
+		from, to int
+	}
+	var (
+		blocks []block
+		text   []byte
+	)
 	for f, vals := range families {
-		kind, width := stix.ObsIPv4, 32
+		kind := stix.ObsIPv4
 		if f == 1 {
-			kind, width = stix.ObsIPv6, 128
+			kind = stix.ObsIPv6
 		}
 		// Sorted by address, the values sharing a block of a given length are adjacent: each
 		// block is made and probed once.
 		slices.SortFunc(vals, func(a, b ipValue) int { return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo)) })
-		var buf []byte
-		for bits := range width {
+		for j, bits := range lengths[f] {
 			var last [2]uint64
 			have := false
 			for _, v := range vals {
-				if bits >= v.bits {
+				if int32(j) >= v.n {
 					continue
 				}
 				hi, lo := mask(v.hi, v.lo, bits)
 				if !have || hi != last[0] || lo != last[1] {
 					last, have = [2]uint64{hi, lo}, true
-					buf = blockOf(hi, lo, bits, f == 0).AppendTo(buf[:0])
-					probes = append(probes, stix.Observable{Kind: kind, Value: string(buf)})
+					from := len(text)
+					text = blockOf(hi, lo, bits, f == 0).AppendTo(text)
+					blocks = append(blocks, block{kind, from, len(text)})
 				}
-				// Longest first: the block of length bits is at bits-1-bits from the longest.
-				blocksOf[off[v.i]+int32(v.bits-1-bits)] = int32(len(probes) - 1)
+				// Longest first: the block of the j-th length is at v.n-1-j from the longest.
+				blocksOf[off[v.i]+v.n-1-int32(j)] = int32(len(asked) + len(blocks) - 1)
 			}
 		}
+	}
+	// The probes: the asked values, then the blocks.
+	probes := make([]stix.Observable, len(asked), len(asked)+len(blocks))
+	copy(probes, asked)
+	all := string(text)
+	for _, b := range blocks {
+		probes = append(probes, stix.Observable{Kind: b.kind, Value: all[b.from:b.to]})
 	}
 	found, err := st.LookupObservables(ctx, probes, o.Scope, MaxPerValue+1)
 	if err != nil {
@@ -91,6 +118,7 @@ func correlateValues(ctx context.Context, st store.Objects, asked []stix.Observa
 	for i := len(asked); i < len(probes); i++ {
 		if len(found[i]) > 0 {
 			if v := o.value(probes[i], found[i], skip); v.Count > 0 {
+				v.Value = strings.Clone(v.Value) // not the probes' text, which it would keep alive
 				if blockVals == nil {
 					blockVals = map[int32]Value{}
 				}
@@ -120,6 +148,41 @@ type ipValue struct {
 	hi, lo uint64
 	bits   int
 	i      int32
+	n      int32 // how many of the probed lengths are shorter
+}
+
+// blockLengths returns the lengths of the containing blocks worth probing, ascending, of IPv4
+// ([0]) and IPv6 ([1]) blocks: those the store holds, or, when it cannot say, every length. It asks
+// the store only when the values include an IP address or block (ip).
+func blockLengths(ctx context.Context, st store.Objects, ip bool) ([2][]int, error) {
+	var out [2][]int
+	if !ip {
+		return out, nil
+	}
+	held, err := st.ObservableBlockLengths(ctx)
+	if err != nil {
+		return out, err
+	}
+	if !held.Known {
+		for f, width := range [2]int{32, 128} {
+			for bits := range width {
+				out[f] = append(out[f], bits)
+			}
+		}
+		return out, nil
+	}
+	// A block as long as the address itself contains nothing but it: never probed.
+	for f, ls := range [2][]int{held.IPv4, held.IPv6} {
+		width := [2]int{32, 128}[f]
+		for _, bits := range ls {
+			if bits >= 0 && bits < width {
+				out[f] = append(out[f], bits)
+			}
+		}
+		slices.Sort(out[f])
+		out[f] = slices.Compact(out[f])
+	}
+	return out, nil
 }
 
 // mask keeps the first bits of the 128-bit value hi, lo.

@@ -279,6 +279,19 @@ type Objects interface {
 	// pass over the store: a backend may spill to temporary files rather than hold the index in
 	// memory (sqlite keeps 16 bytes per shared value, and one file of groups at a time).
 	SharedObservables(ctx context.Context, scope *ReadScope, limit int) iter.Seq2[ObservableGroup, error]
+	// ObservableBlockLengths says which prefix lengths the CIDR blocks (ipv4-addr and ipv6-addr
+	// values with a /) that stored forms carry have, whatever their scope, so that a caller looks
+	// up only the containing blocks that may be stored. It is an internal hint, never shown to users.
+	ObservableBlockLengths(ctx context.Context) (BlockLengths, error)
+}
+
+// BlockLengths is the prefix lengths of the stored CIDR blocks (Objects.ObservableBlockLengths).
+// It may name lengths no stored form carries any longer, never miss one that a form carries.
+type BlockLengths struct {
+	// Known is false when the store cannot say: a block of any length may be stored.
+	Known bool
+	// IPv4 and IPv6 are the lengths in bits, ascending.
+	IPv4, IPv6 []int
 }
 
 // ObservableGroup is an observable and the latest forms that carry it (SharedObservables).

@@ -386,7 +386,7 @@ func (s *Store) LookupObservables(ctx context.Context, obs []stix.Observable, sc
 		slices.Sort(vids)
 		vids = slices.Compact(vids)
 		clear(rows)
-		fetched = fetched[:0]
+		fetched = slices.Grow(fetched[:0], len(vids))
 		if err := p.latestRows(ctx, vids, scope, rr, func(r *row) { fetched = append(fetched, *r) }); err != nil {
 			return nil, fmt.Errorf("sqlite: lookup observables: %w", err)
 		}

@@ -193,6 +193,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := migrate(ctx, w, abs, o.now); err != nil {
 		return nil, errors.Join(err, w.close(), wdb.Close())
 	}
+	if err := backfillBlockLengths(ctx, w, o.logger); err != nil { // block_lengths.go
+		return nil, errors.Join(err, w.close(), wdb.Close())
+	}
 
 	rq := url.Values{}
 	rq.Set("_busy_timeout", busy)

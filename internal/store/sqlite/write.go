@@ -523,7 +523,10 @@ func insertRows(ctx context.Context, w *writer, rows []newRow) error {
 	if err := insertKeys(ctx, w, insEdgeKeys, edgeKeys); err != nil {
 		return err
 	}
-	return insertKeys(ctx, w, insObsKeys, obsKeys)
+	if err := insertKeys(ctx, w, insObsKeys, obsKeys); err != nil {
+		return err
+	}
+	return noteBlockLengths(ctx, w, rows) // block_lengths.go
 }
 
 // nullBlob gives NULL for an empty blob.
