@@ -198,8 +198,9 @@ func (c *readCache) sync(ctx context.Context) (uint64, error) {
 	return c.gen.Load(), nil
 }
 
-// members returns the collection's members as of generation gen: a prefix of each slice, safe to
-// read without a lock.
+// members returns the collection's members as of generation gen or a later one (a caller that
+// synced earlier may use newer members; catching up for it again would go back): a prefix of each
+// slice, safe to read without a lock.
 func (c *readCache) members(ctx context.Context, rdb *sql.DB, cid int64, gen uint64) (*members, []int64, []int64, error) {
 	c.collMu.Lock()
 	m := c.colls[cid]
@@ -209,7 +210,7 @@ func (c *readCache) members(ctx context.Context, rdb *sql.DB, cid int64, gen uin
 	}
 	c.collMu.Unlock()
 	m.mu.RLock()
-	if m.gen == gen {
+	if m.gen >= gen {
 		dates, vids := m.dates, m.vids
 		m.mu.RUnlock()
 		return m, dates, vids, nil
@@ -217,7 +218,7 @@ func (c *readCache) members(ctx context.Context, rdb *sql.DB, cid int64, gen uin
 	m.mu.RUnlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.gen != gen {
+	if m.gen < gen {
 		if err := m.catchUp(ctx, rdb, cid); err != nil {
 			return nil, nil, nil, err
 		}
