@@ -99,8 +99,9 @@ func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bo
 	return true
 }
 
-// cleanShards and maxClean bound the digests a cleanSet keeps: 2^21 in all, about 80 MB, enough for
-// a million-object collection; each shard starts again empty when full.
+// cleanShards and maxClean bound the digests a cleanSet keeps: 2^21 in all (16 bytes each, plus
+// the maps' overhead), enough for a million-object collection; each shard starts again empty when
+// full.
 const (
 	cleanShards = 16
 	maxClean    = 1 << 21

@@ -110,6 +110,10 @@ func packForm(v *store.Version, vid int64, latest bool, gen uint64) *cachedForm 
 	return f
 }
 
+// size is what the cache counts for the form against its budget: its bytes and texts, and about
+// what the struct and its map entry take.
+func (f *cachedForm) size() int64 { return int64(len(f.data)) + 128 }
+
 // text returns the text i, pointing into data, which is never written once packed.
 func (f *cachedForm) text(i int) string {
 	start := f.rawLen
@@ -286,19 +290,18 @@ func (c *readCache) keep(fs []*cachedForm, gen uint64) {
 		if c.gen.Load() != gen {
 			return
 		}
-		size := int64(len(f.data)) + 128
+		size := f.size()
 		sh := &c.shards[uint64(f.vid)%cacheShards]
 		sh.mu.Lock()
 		if old, ok := sh.m[f.vid]; ok {
-			sh.bytes -= int64(len(old.data)) + 128
+			sh.bytes -= old.size()
 		}
-		// Over the budget, entries go in the map's own (random) order, those of an older
-		// generation first among them as they come.
+		// Over the budget, entries go in the map's own (random) order, whatever their generation.
 		for k, e := range sh.m {
 			if sh.bytes+size <= perShard {
 				break
 			}
-			sh.bytes -= int64(len(e.data)) + 128
+			sh.bytes -= e.size()
 			delete(sh.m, k)
 		}
 		if sh.bytes+size <= perShard {
