@@ -110,9 +110,13 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		counts.References += c.References
 		counts.Vulnerabilities += c.Vulnerabilities
 		counts.Skipped += c.Skipped
+		counts.EventReports += c.EventReports
 		counts.Objects++ // events, here
 		for _, s := range res.Skipped {
 			note("skipped: %s", s)
+		}
+		for _, w := range res.Warnings {
+			note("warning: event %s: %s", ev.UUID, w)
 		}
 		return err
 	}
@@ -178,8 +182,9 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		fmt.Fprintf(e.stderr, "… and %d more lines\n", printed-maxRejectedLines)
 	}
 	if format != "misp-galaxy" {
-		fmt.Fprintf(e.stdout, "events %d, attributes %d: indicators %d, observables %d, notes %d, references %d, vulnerabilities %d, skipped %d\n",
-			counts.Objects, counts.Attributes, counts.Indicators, counts.Observables, counts.Notes, counts.References, counts.Vulnerabilities, counts.Skipped)
+		fmt.Fprintf(e.stdout, "events %d, attributes %d: indicators %d, observables %d, notes %d, references %d, vulnerabilities %d, skipped %d; event reports %d\n",
+			counts.Objects, counts.Attributes, counts.Indicators, counts.Observables, counts.Notes, counts.References, counts.Vulnerabilities, counts.Skipped,
+			counts.EventReports)
 	}
 	return finishImport(e, total, runErr)
 }

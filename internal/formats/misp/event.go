@@ -122,14 +122,17 @@ type Event struct {
 	EventReport      []EventReport `json:"EventReport,omitempty"`
 }
 
-// EventReport is a MISP event report: a Markdown document attached to an event. ToSTIX does not
-// import them (it warns); ExportEvent writes the STIX reports other than the event's as them.
+// EventReport is a MISP event report: a Markdown document attached to an event. Convert writes
+// each as a note on the event's report (docs/MISP.md); ExportEvent writes those notes back as event
+// reports, and the STIX reports other than the event's too.
 type EventReport struct {
-	UUID         string `json:"uuid"`
-	Name         string `json:"name"`
-	Content      string `json:"content"`
-	Distribution Flex   `json:"distribution,omitempty"`
-	Timestamp    Flex   `json:"timestamp,omitempty"`
+	UUID           string `json:"uuid"`
+	Name           string `json:"name"`
+	Content        string `json:"content"`
+	Distribution   Flex   `json:"distribution,omitempty"`
+	SharingGroupID Flex   `json:"sharing_group_id,omitempty"`
+	Timestamp      Flex   `json:"timestamp,omitempty"`
+	Deleted        Flex   `json:"deleted,omitempty"`
 }
 
 // Org is a MISP organisation.

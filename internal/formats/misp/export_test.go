@@ -355,6 +355,10 @@ func roundTripThroughStore(t *testing.T, ev *Event, now time.Time) {
 	if got.UUID != ev.UUID {
 		t.Errorf("event %s came back as %s", ev.UUID, got.UUID)
 	}
+	if got.Published.Bool() != ev.Published.Bool() || len(got.EventReport) != len(ev.EventReport) {
+		t.Errorf("event %s published=%q with %d event reports came back published=%q with %d", ev.UUID, ev.Published,
+			len(ev.EventReport), got.Published, len(got.EventReport))
+	}
 	// What the export left out (expired indicators, with the clock at 2030) and what ToSTIX skipped
 	// are not expected back.
 	gone := map[string]bool{}

@@ -36,6 +36,9 @@ func TestRoundTripKeepsAttributes(t *testing.T) {
 				if got.UUID != ev.UUID || got.Info != ev.Info && ev.Info != "" {
 					t.Errorf("event %s %q came back as %s %q", ev.UUID, ev.Info, got.UUID, got.Info)
 				}
+				if got.Published.Bool() != ev.Published.Bool() {
+					t.Errorf("event %s published=%q came back published=%q", ev.UUID, ev.Published, got.Published)
+				}
 				skipped := map[string]bool{}
 				for _, s := range res.Skipped {
 					skipped[s.Attribute] = true

@@ -114,7 +114,7 @@ func (o *stixIn) otherLabels() []string {
 	for _, l := range o.Labels {
 		if !strings.HasPrefix(l, "misp:type=") && !strings.HasPrefix(l, "misp:category=") &&
 			!strings.HasPrefix(l, "misp:name=") && !strings.HasPrefix(l, "misp:meta-category=") &&
-			!strings.HasPrefix(l, "misp:sighting-type=") {
+			!strings.HasPrefix(l, "misp:sighting-type=") && l != labelEventReport && l != labelUnpublished {
 			out = append(out, l)
 		}
 	}
@@ -465,7 +465,7 @@ func (x *exporter) event(rep *stixIn) *Event {
 	if t, err := time.Parse(time.RFC3339Nano, rep.Created); err == nil {
 		ev.Date = t.UTC().Format("2006-01-02")
 	}
-	if rep.Published != "" {
+	if rep.Published != "" && !slices.Contains(rep.Labels, labelUnpublished) {
 		ev.Published, ev.PublishTimestamp = "true", unixText(rep.Published)
 	} else {
 		ev.Published = "false"
@@ -486,7 +486,9 @@ func (x *exporter) event(rep *stixIn) *Event {
 		ev.Tag = append(ev.Tag, Tag{Name: t})
 	}
 	for _, l := range rep.Labels {
-		ev.Tag = append(ev.Tag, Tag{Name: l})
+		if l != labelUnpublished {
+			ev.Tag = append(ev.Tag, Tag{Name: l})
+		}
 	}
 	for _, r := range rep.ExternalReferences {
 		if r.SourceName == "misp-link" && r.URL != "" {
@@ -1021,6 +1023,12 @@ func (x *exporter) observed(ev *Event, o *stixIn) {
 }
 
 func (x *exporter) note(ev *Event, o *stixIn) {
+	if slices.Contains(o.Labels, labelEventReport) {
+		dist, _, _ := x.markingsOf(o.ObjectMarkingRefs)
+		ev.EventReport = append(ev.EventReport, EventReport{UUID: idUUID(o.ID), Name: cmp.Or(o.Abstract, o.ID),
+			Content: o.Content, Distribution: x.attrDist(dist), Timestamp: unixText(o.Modified)})
+		return
+	}
 	if typ := o.label("type"); typ != "" {
 		a := x.attr(o, typ, o.Content, false)
 		if !strings.HasPrefix(o.Abstract, "MISP ") {

@@ -1,7 +1,9 @@
 package misp
 
 import (
+	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +49,7 @@ type Counts struct {
 	Sightings     int // sighting objects written
 	Relationships int // relationship objects written
 	IntrusionSets int // intrusion-set objects written (threat-actor clusters)
+	EventReports  int // event reports written (as notes; those not written are in Result.Warnings)
 }
 
 func (c *Counts) add(o Outcome) {
@@ -260,9 +263,6 @@ func (c *conv) event() error {
 			c.addRef(id)
 		}
 	}
-	for _, r := range ev.EventReport {
-		c.warn(fmt.Sprintf("event report %s (%s): event reports are not imported", r.UUID, clip(r.Name)))
-	}
 	for i := 0; i < len(ev.Attribute) && c.emitErr == nil; i++ {
 		c.attribute(&ev.Attribute[i])
 	}
@@ -271,6 +271,9 @@ func (c *conv) event() error {
 	}
 	for i := 0; i < len(ev.Object) && c.emitErr == nil; i++ {
 		c.references(&ev.Object[i])
+	}
+	for i := 0; i < len(ev.EventReport) && c.emitErr == nil; i++ {
+		c.eventReport(&ev.EventReport[i])
 	}
 	if c.emitErr != nil {
 		return c.emitErr
@@ -282,11 +285,15 @@ func (c *conv) event() error {
 	if rep.Name == "" {
 		rep.Name = "MISP event " + ev.UUID
 	}
+	// STIX requires published; an event MISP has not published says so in a label, which the way
+	// back reads (docs/MISP.md).
 	rep.Published = c.modified
 	if ev.Published.Bool() {
 		if t, ok := unixTime(ev.PublishTimestamp); ok {
 			rep.Published = fmtTime(t)
 		}
+	} else {
+		rep.Labels = append(rep.Labels, labelUnpublished)
 	}
 	rep.ExternalReferences = append(rep.ExternalReferences, externalRef{SourceName: "misp", ExternalID: ev.UUID,
 		Description: "MISP event uuid"})
@@ -309,6 +316,61 @@ func (c *conv) event() error {
 	c.put(b, obj, false)
 	return c.emitErr
 }
+
+// labelUnpublished marks the report of an event MISP has not published.
+const labelUnpublished = `misp:published="false"`
+
+// labelEventReport marks the note made from a MISP event report.
+const labelEventReport = `misp:event-report="true"`
+
+// mention is a reference to an attribute or object in an event report's Markdown.
+var mention = regexp.MustCompile(`@\[(attribute|object)\]\(([0-9A-Fa-f-]{36})\)`)
+
+// eventReport writes a MISP event report as a note about the event's report: abstract = its name,
+// content = its Markdown, object_refs = the report, then the attributes and objects the Markdown
+// mentions (@[attribute](uuid), @[object](uuid)) that were written. A deleted or empty event
+// report, or one that makes no valid note, is left out with a warning.
+func (c *conv) eventReport(r *EventReport) {
+	what := fmt.Sprintf("event report %s (%s)", r.UUID, clip(r.Name))
+	content := cmp.Or(r.Content, r.Name)
+	switch {
+	case r.Deleted.Bool():
+		c.warn(what + ": deleted in MISP: not imported")
+		return
+	case strings.TrimSpace(content) == "":
+		c.warn(what + ": empty: not imported")
+		return
+	}
+	uid := derivedUUID("event-report", c.ev.UUID, r.Name, r.Content)
+	if validUUID(r.UUID) {
+		uid = stixUUID(r.UUID)
+	}
+	id := "note--" + uid
+	refs := []string{c.res.ReportID}
+	listed := map[string]bool{}
+	for _, m := range mention.FindAllStringSubmatch(content, maxMentions) {
+		ref := c.attrSDO[m[2]]
+		if m[1] == "object" {
+			ref = c.objSDO[m[2]]
+		}
+		if ref != "" && !listed[ref] {
+			listed[ref] = true
+			refs = append(refs, ref)
+		}
+	}
+	ts := c.attrTime(r.Timestamp)
+	n := &sdo{Type: "note", SpecVersion: "2.1", ID: id, CreatedByRef: c.creator, Created: ts, Modified: ts,
+		Abstract: r.Name, Content: content, ObjectRefs: refs, Labels: []string{labelEventReport},
+		ObjectMarkingRefs: c.markingRefs(nil, r.Distribution, r.SharingGroupID)}
+	if err := c.emit(n, id, true); err != nil {
+		c.warn(what + ": not imported: " + err.Error())
+		return
+	}
+	c.res.Counts.EventReports++
+}
+
+// maxMentions bounds the mentions of attributes and objects read from one event report.
+const maxMentions = 10000
 
 // maxReportSCORefs is the number of report refs above which SCOs are left out of them.
 const maxReportSCORefs = 50000

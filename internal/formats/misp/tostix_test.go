@@ -417,3 +417,98 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestEventReportsAndPublication(t *testing.T) {
+	const attrUUID, objUUID = "0a000000-0000-4000-8000-000000000001", "0b000000-0000-4000-8000-000000000001"
+	event := func(published string) string {
+		return `{"Event":{"uuid":"11111111-2222-4333-8444-555555555555","info":"t","timestamp":"1704200000",` + published + `
+		"distribution":"1","Orgc":{"uuid":"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee","name":"CERT-X"},"Tag":[{"name":"PAP:GREEN"}],
+		"Attribute":[{"uuid":"` + attrUUID + `","type":"ip-dst","value":"198.51.100.7","to_ids":true}],
+		"Object":[{"uuid":"` + objUUID + `","name":"domain-ip","Attribute":[
+			{"uuid":"0a000000-0000-4000-8000-000000000002","type":"domain","object_relation":"domain","value":"evil.example","to_ids":true}]}],
+		"EventReport":[
+			{"uuid":"0c000000-0000-4000-8000-000000000001","name":"Analysis","timestamp":"1704200100","distribution":"0",
+			 "content":"# Findings\nThe actor used @[attribute](` + attrUUID + `) and @[object](` + objUUID + `), and @[attribute](` + attrUUID + `) again; @[attribute](0a000000-0000-4000-8000-0000000000ff) is not in the event."},
+			{"uuid":"0c000000-0000-4000-8000-000000000002","name":"Old draft","content":"gone","deleted":true},
+			{"uuid":"0c000000-0000-4000-8000-000000000003","name":"","content":"  "}]}}`
+	}
+	t.Run("unpublished", func(t *testing.T) {
+		res := convertJSON(t, event(`"published":false,`))
+		if res.Counts.EventReports != 1 {
+			t.Fatalf("event reports written %d, want 1; warnings %v", res.Counts.EventReports, res.Warnings)
+		}
+		if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "0c000000-0000-4000-8000-000000000002 (Old draft): deleted") ||
+			!strings.Contains(w, "0c000000-0000-4000-8000-000000000003 (): empty") {
+			t.Errorf("warnings %q do not name the deleted and the empty event report", w)
+		}
+		notes := objectsOf(t, res.Objects, "note")
+		var note map[string]any
+		for _, n := range notes {
+			if n["id"] == "note--0c000000-0000-4000-8000-000000000001" {
+				note = n
+			}
+		}
+		if note == nil {
+			t.Fatalf("no note for the event report among %v", notes)
+		}
+		wantRefs := []any{res.ReportID, "indicator--" + attrUUID, "indicator--" + objUUID}
+		if refs, _ := note["object_refs"].([]any); !slices.Equal(refs, wantRefs) {
+			t.Errorf("note refs %v, want %v", refs, wantRefs)
+		}
+		if note["abstract"] != "Analysis" || !strings.HasPrefix(note["content"].(string), "# Findings") ||
+			note["modified"] != "2024-01-02T12:55:00.000Z" {
+			t.Errorf("note %v", note)
+		}
+		if marks, _ := note["object_marking_refs"].([]any); !slices.Contains(marks, any(policy.MarkingOrganisation)) {
+			t.Errorf("note markings %v: the event report's own distribution (organisation) is narrower than the event's", marks)
+		}
+		rep := objectsOf(t, res.Objects, "report")[0]
+		if labels, _ := rep["labels"].([]any); !slices.Contains(labels, any(labelUnpublished)) {
+			t.Errorf("report labels %v: no %s", labels, labelUnpublished)
+		}
+		if refs, _ := rep["object_refs"].([]any); !slices.Contains(refs, any("note--0c000000-0000-4000-8000-000000000001")) {
+			t.Errorf("report refs %v do not list the note", refs)
+		}
+
+		back, err := FromSTIX(res.Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := back.Events[0]
+		if ev.Published.Bool() || ev.PublishTimestamp != "" {
+			t.Errorf("came back published=%q publish_timestamp=%q", ev.Published, ev.PublishTimestamp)
+		}
+		for _, tag := range ev.Tag {
+			if strings.HasPrefix(tag.Name, "misp:") {
+				t.Errorf("mapping label came back as tag %q", tag.Name)
+			}
+		}
+		if len(ev.EventReport) != 1 {
+			t.Fatalf("event reports back: %+v", ev.EventReport)
+		}
+		er := ev.EventReport[0]
+		if er.UUID != "0c000000-0000-4000-8000-000000000001" || er.Name != "Analysis" || !strings.Contains(er.Content, "@[object]("+objUUID+")") ||
+			er.Distribution != "0" || er.Timestamp != "1704200100" {
+			t.Errorf("event report back: %+v", er)
+		}
+		for _, a := range ev.Attribute {
+			if a.Type == "comment" {
+				t.Errorf("the event report also came back as a comment attribute: %+v", a)
+			}
+		}
+	})
+	t.Run("published", func(t *testing.T) {
+		res := convertJSON(t, event(`"published":true,"publish_timestamp":"1704300000",`))
+		rep := objectsOf(t, res.Objects, "report")[0]
+		if labels, _ := rep["labels"].([]any); slices.Contains(labels, any(labelUnpublished)) || rep["published"] != "2024-01-03T16:40:00.000Z" {
+			t.Errorf("report labels %v, published %v", labels, rep["published"])
+		}
+		back, err := FromSTIX(res.Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := back.Events[0]; !ev.Published.Bool() || ev.PublishTimestamp != "1704300000" {
+			t.Errorf("came back published=%q publish_timestamp=%q", ev.Published, ev.PublishTimestamp)
+		}
+	})
+}
