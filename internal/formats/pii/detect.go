@@ -132,8 +132,8 @@ func isAlnum(c byte) bool {
 
 // findAll runs re over s from every position a previous candidate did not settle, so that a
 // candidate refused by check does not hide one that starts inside it.
-func findAll(s string, lo, hi int, re *regexp.Regexp, check func(m string, start, end int) bool, out func(start, end int)) {
-	findPrefix(s, lo, hi, re, func(m string, start, end int) int {
+func findAll(s string, lo, hi int, re *regexp.Regexp, window int, check func(m string, start, end int) bool, out func(start, end int)) {
+	findPrefix(s, lo, hi, re, window, func(m string, start, end int) int {
 		if check(m, start, end) {
 			return end
 		}
@@ -142,18 +142,17 @@ func findAll(s string, lo, hi int, re *regexp.Regexp, check func(m string, start
 }
 
 // findPrefix is findAll for a check that may accept a prefix of the candidate: it returns the end of
-// what it accepts, or -1.
+// what it accepts, or -1. window is searchWindow for the numeric rules (see findIn), 0 for none.
 //
 // Only s[lo:hi] is searched; the checks see all of s. A refused candidate is retried from the next
 // character that does not follow a digit: a match that starts right after a digit is never bounded.
-func findPrefix(s string, lo, hi int, re *regexp.Regexp, check func(m string, start, end int) int, out func(start, end int)) {
+func findPrefix(s string, lo, hi int, re *regexp.Regexp, window int, check func(m string, start, end int) int, out func(start, end int)) {
 	pos := lo
 	for pos < hi {
-		loc := re.FindStringIndex(s[pos:hi])
-		if loc == nil {
+		start, end, ok := findIn(re, s, pos, hi, window)
+		if !ok {
 			return
 		}
-		start, end := pos+loc[0], pos+loc[1]
 		if e := check(s[start:end], start, end); e > start {
 			out(start, e)
 			pos = e
@@ -168,6 +167,40 @@ func findPrefix(s string, lo, hi int, re *regexp.Regexp, check func(m string, st
 			pos += n
 		}
 	}
+}
+
+// maxNumericMatch bounds, in bytes, the matches of the numeric rules' regular expressions
+// (TestNumericMatchesAreBounded computes it from their syntax).
+const maxNumericMatch = 160
+
+// searchWindow is how much of a run one search of a numeric rule reads. A run can be long (a table
+// of numbers, a hex dump: one run of digits and spaces), and a search over all of it from every
+// refused candidate makes Go's regexp run its slower NFA over the whole rest of the run each time;
+// windows keep every search small. A var so that a test can compare with unbounded searches.
+var searchWindow = 1024
+
+// findIn returns the leftmost match of re in s[pos:hi], searching windows of window bytes (all of
+// it when window is 0). Only for expressions whose matches are at most maxNumericMatch bytes: a
+// match starting maxNumericMatch bytes or more before a window's end then lies wholly in the
+// window, so it is the match a search of all of s[pos:hi] finds; when a window has none, no match
+// starts before that point, and the next window starts there.
+func findIn(re *regexp.Regexp, s string, pos, hi, window int) (start, end int, ok bool) {
+	if window == 0 {
+		window = hi - pos
+	}
+	for pos < hi {
+		w := min(hi, pos+window)
+		loc := re.FindStringIndex(s[pos:w])
+		if loc != nil && (w == hi || loc[0] < w-pos-maxNumericMatch) {
+			return pos + loc[0], pos + loc[1], true
+		}
+		if w == hi {
+			return 0, 0, false
+		}
+		for pos = w - maxNumericMatch; !utf8.RuneStart(s[pos]); pos-- {
+		}
+	}
+	return 0, 0, false
 }
 
 // runStart marks the bytes that may begin a run: ASCII digits, '(' and '+', and every non-ASCII
@@ -322,34 +355,34 @@ func detectIn(s string, rules ruleSet, spans func(string, func(lo, hi int))) []m
 	}
 	spans(s, func(lo, hi int) {
 		if rules.has(RuleMyNumber) {
-			findAll(s, lo, hi, reMyNumber, func(m string, start, end int) bool {
+			findAll(s, lo, hi, reMyNumber, searchWindow, func(m string, start, end int) bool {
 				ds := digitsOf(m)
 				return len(ds) == 12 && consistentSeps(m) && validMyNumber(ds) && numberBounded(s, start, end) &&
 					!groupContinues(s, start, end)
 			}, add(RuleMyNumber, digitsOf))
 		}
 		if rules.has(RuleCard) {
-			findPrefix(s, lo, hi, reCard, longestPrefix(s, 13, func(ds string, start, end int) bool {
+			findPrefix(s, lo, hi, reCard, searchWindow, longestPrefix(s, 13, func(ds string, start, end int) bool {
 				return len(ds) <= 19 && luhn(ds) && knownIIN(ds) && numberBounded(s, start, end)
 			}), add(RuleCard, digitsOf))
 		}
 		if rules.has(RulePhone) {
 			phone := add(RulePhone, func(m string) string { return phoneNorm(m) })
-			findPrefix(s, lo, hi, reE164, longestPrefix(s, 8, func(ds string, start, end int) bool {
+			findPrefix(s, lo, hi, reE164, searchWindow, longestPrefix(s, 8, func(ds string, start, end int) bool {
 				return len(ds) <= 15 && balancedParens(s[start:end]) && numberBounded(s, start, end)
 			}), phone)
 			jp := func(m string, start, end int) bool {
 				n := len(digitsOf(m))
 				return (n == 10 || n == 11) && numberBounded(s, start, end)
 			}
-			findAll(s, lo, hi, reJPSep, jp, phone)
-			findAll(s, lo, hi, reJPParen, jp, phone)
-			findAll(s, lo, hi, reJPMobile, jp, phone)
-			findAll(s, lo, hi, reNANP, func(m string, start, end int) bool { return numberBounded(s, start, end) }, phone)
+			findAll(s, lo, hi, reJPSep, searchWindow, jp, phone)
+			findAll(s, lo, hi, reJPParen, searchWindow, jp, phone)
+			findAll(s, lo, hi, reJPMobile, searchWindow, jp, phone)
+			findAll(s, lo, hi, reNANP, searchWindow, func(m string, start, end int) bool { return numberBounded(s, start, end) }, phone)
 		}
 	})
 	if rules.has(RuleEmail) && strings.IndexByte(s, '@') >= 0 {
-		findAll(s, 0, len(s), reEmail, func(m string, start, end int) bool { return emailBounded(s, start, end) },
+		findAll(s, 0, len(s), reEmail, 0, func(m string, start, end int) bool { return emailBounded(s, start, end) },
 			add(RuleEmail, strings.ToLower))
 	}
 	return ms
