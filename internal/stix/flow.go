@@ -17,6 +17,14 @@ func (v *validator) validateBuiltin() {
 		p := v.top(m.name)
 		if pr, ok := spec.props[m.name]; ok {
 			v.value(p, m.name, &pr, m.val)
+			if v.obj.Type == "indicator" {
+				switch m.name {
+				case "pattern":
+					v.obj.Pattern = v.unquoted(m.val)
+				case "pattern_type":
+					v.obj.PatternType = v.unquoted(m.val)
+				}
+			}
 			continue
 		}
 		if v.v21 && slices.Contains(spec.na, m.name) {

@@ -52,6 +52,9 @@ type Object struct {
 	Edges []Edge
 	// Observables are the normalised values this object carries, for correlation and matching.
 	Observables []Observable
+	// Pattern and PatternType are an indicator's pattern and pattern_type, as strings ("" for
+	// other objects, and PatternType "" for a STIX 2.0 indicator, whose patterns are STIX).
+	Pattern, PatternType string
 }
 
 // Version returns the timestamp that identifies this version of the object: modified, else created

@@ -3,8 +3,6 @@ package pattern
 import (
 	"slices"
 
-	"github.com/go-json-experiment/json"
-
 	"github.com/renkei-cti/renkei/internal/stix"
 )
 
@@ -14,20 +12,10 @@ import (
 // the others, so correlation answers "who else reported this value" for indicators as for observed
 // data. Other objects, and a pattern that does not compile, add nothing.
 func AddObservables(obj *stix.Object) {
-	if obj.Type != "indicator" {
+	if obj.Type != "indicator" || obj.Pattern == "" || obj.PatternType != "" && obj.PatternType != "stix" {
 		return
 	}
-	var ind struct {
-		Pattern     string `json:"pattern"`
-		PatternType string `json:"pattern_type"`
-	}
-	if err := json.Unmarshal(obj.Raw, &ind, json.RejectUnknownMembers(false)); err != nil || ind.Pattern == "" {
-		return
-	}
-	if ind.PatternType != "" && ind.PatternType != "stix" {
-		return
-	}
-	p, err := Compile(ind.Pattern)
+	p, err := Compile(obj.Pattern)
 	if err != nil {
 		return
 	}
