@@ -67,7 +67,10 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		}
 	}
 	var total ingest.Report
-	var counts misp.Counts
+	var (
+		counts misp.Counts // summed over the events
+		events int
+	)
 	printed := 0
 	note := func(format string, args ...any) {
 		if printed < maxRejectedLines {
@@ -111,7 +114,7 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 		counts.Vulnerabilities += c.Vulnerabilities
 		counts.Skipped += c.Skipped
 		counts.EventReports += c.EventReports
-		counts.Objects++ // events, here
+		events++
 		for _, s := range res.Skipped {
 			note("skipped: %s", s)
 		}
@@ -183,7 +186,7 @@ func runImportMISP(ctx context.Context, e *env, st store.Store, im *ingest.Impor
 	}
 	if format != "misp-galaxy" {
 		fmt.Fprintf(e.stdout, "events %d, attributes %d: indicators %d, observables %d, notes %d, references %d, vulnerabilities %d, skipped %d; event reports %d\n",
-			counts.Objects, counts.Attributes, counts.Indicators, counts.Observables, counts.Notes, counts.References, counts.Vulnerabilities, counts.Skipped,
+			events, counts.Attributes, counts.Indicators, counts.Observables, counts.Notes, counts.References, counts.Vulnerabilities, counts.Skipped,
 			counts.EventReports)
 	}
 	return finishImport(e, total, runErr)
