@@ -67,6 +67,8 @@ type taxiiConfig struct {
 	cpuProfile string // CPU profile of the GET (next) load at the largest size
 	cacheMiB   int64  // the store's read cache (config read_cache_mib)
 	pacedShare float64
+	storeDir   string // where the node's store is kept between runs ("": a temporary folder)
+	getOnly    bool   // only the export that collects the pages and the two GET loads
 }
 
 func (c *taxiiConfig) register(fs *flag.FlagSet) {
@@ -76,6 +78,8 @@ func (c *taxiiConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.postSize, "taxii-post-objects", 10000, "objects per envelope of the -taxii POST measurements")
 	fs.Float64Var(&c.pacedShare, "taxii-paced", 0.5, "also load GET at this share of the rate the 64-connection load reached, paced (open loop), for latency; 0: not")
 	fs.Int64Var(&c.cacheMiB, "taxii-read-cache-mib", rconfig.Default().ReadCacheMiB, "the node's read cache in MiB, as read_cache_mib in its configuration (0: off)")
+	fs.StringVar(&c.storeDir, "taxii-store", "", "keep the node's store in this folder and reuse it on the next run (the collection only grows; building 1M objects takes minutes)")
+	fs.BoolVar(&c.getOnly, "taxii-get-only", false, "measure only the GET loads of -taxii (the export at limit=100 still runs: it collects the pages); no POST, so a kept store is not changed")
 	fs.StringVar(&c.cpuProfile, "taxii-cpuprofile", "", "write a CPU profile of the -taxii GET load (next values) at the largest size to this file, and of the POST load from 4 connections to this file + .post")
 }
 
@@ -86,6 +90,7 @@ type taxiiNode struct {
 	auth    string // the Authorization header
 	objects string // path of the collection's objects endpoint
 	inbox   string // path of the inbox's objects endpoint
+	dir     string // the store's folder
 	gen     *gen.Generator
 	post    *gen.Generator
 	size    int // objects in the collection
@@ -112,6 +117,10 @@ func (h *harness) taxiiBench(ctx context.Context) (err error) {
 			return fmt.Errorf("%d objects: %w", size, err)
 		}
 	}
+	if h.cfg.taxii.getOnly {
+		fmt.Fprintf(h.stderr, "# wrote %s (no plot: -taxii-get-only)\n", h.cfg.csvPath)
+		return nil
+	}
 	if err := writeTAXIIPlot(h.cfg.plotPath, h.rec); err != nil {
 		return err
 	}
@@ -122,7 +131,14 @@ func (h *harness) taxiiBench(ctx context.Context) (err error) {
 // taxiiNode creates the store, its organisation, user, token and collections, and serves it.
 func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 	dir := filepath.Join(h.tmp, "taxii")
+	if h.cfg.taxii.storeDir != "" {
+		dir = h.cfg.taxii.storeDir
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	kept, err := keptSize(dir)
+	if err != nil {
 		return nil, err
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "renkei.db"), sqlite.WithLogger(h.logger), sqlite.WithLabeler(policy.Labeler{}),
@@ -131,6 +147,18 @@ func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 	fail := func(err error) (*taxiiNode, error) { return nil, errors.Join(err, st.Close()) }
+	secret, hash, err := server.NewToken()
+	if err != nil {
+		return fail(err)
+	}
+	if kept >= 0 {
+		// A kept store: the node, its accounts and collections are there; a new token for this run.
+		h.logger.Info("reusing the kept store", "dir", dir, "objects", kept)
+		if err := st.CreateToken(ctx, store.Token{ID: "tok-bench-" + string(secret[len(secret)-12:]), UserID: "u-bench", Hash: hash}); err != nil {
+			return fail(err)
+		}
+		return h.serveTAXII(ctx, st, secret, dir, kept)
+	}
 	if err := st.InitNode(ctx, store.NodeInfo{ID: "bench-node", OwnerOrg: taxiiOrg}); err != nil {
 		return fail(err)
 	}
@@ -138,10 +166,6 @@ func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 		return fail(err)
 	}
 	if err := st.CreateUser(ctx, store.User{ID: "u-bench", Name: taxiiUser, OrgID: taxiiOrg, Role: store.RoleAnalyst}); err != nil {
-		return fail(err)
-	}
-	secret, hash, err := server.NewToken()
-	if err != nil {
 		return fail(err)
 	}
 	if err := st.CreateToken(ctx, store.Token{ID: "tok-bench", UserID: "u-bench", Hash: hash}); err != nil {
@@ -167,7 +191,35 @@ func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 	if _, err := ingest.New(st, h.logger).Import(ctx, strings.NewReader("["+strings.Join(defs, ",")+"]"), ingest.Options{}); err != nil {
 		return fail(err)
 	}
+	return h.serveTAXII(ctx, st, secret, dir, 0)
+}
 
+// keptSize returns the number of collection objects a kept store in dir holds, or -1 when there is
+// no store there yet.
+func keptSize(dir string) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, "renkei.db")); errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "size"))
+	if err != nil {
+		return 0, fmt.Errorf("a store is in %s but not its size file (remove the folder): %w", dir, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("the size file in %s: %w", dir, err)
+	}
+	return n, nil
+}
+
+// serveTAXII serves the store over loopback; the collection holds size objects, generated from
+// the harness's seed.
+func (h *harness) serveTAXII(ctx context.Context, st *sqlite.Store, secret server.Secret, dir string, size int) (*taxiiNode, error) {
+	fail := func(err error) (*taxiiNode, error) { return nil, errors.Join(err, st.Close()) }
+	g := gen.New(h.cfg.seed)
+	var raw []byte
+	for range size { // the generator goes on after the objects the collection holds
+		raw = g.Append(raw[:0])
+	}
 	cfg := rconfig.Default()
 	srv, err := server.New(server.Options{Store: st, Logger: h.logger, Limits: cfg.Limits, TAXII: cfg.TAXII, Version: "bench"})
 	if err != nil {
@@ -187,7 +239,9 @@ func (h *harness) taxiiNode(ctx context.Context) (*taxiiNode, error) {
 		auth:    "Bearer " + string(secret),
 		objects: root + taxiiCollection + "/objects/",
 		inbox:   root + taxiiInbox + "/objects/",
-		gen:     gen.New(h.cfg.seed),
+		dir:     dir,
+		size:    size,
+		gen:     g,
 		post:    gen.New(h.cfg.seed + 1),
 		stop: func() error {
 			cancel()
@@ -209,9 +263,11 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 	if err != nil {
 		return err
 	}
-	maxPage := rconfig.Default().TAXII.MaxPageSize
-	if _, _, err := h.taxiiExport(ctx, n, client, size, maxPage, "taxii_export_seconds"); err != nil {
-		return err
+	if !h.cfg.taxii.getOnly {
+		maxPage := rconfig.Default().TAXII.MaxPageSize
+		if _, _, err := h.taxiiExport(ctx, n, client, size, maxPage, "taxii_export_seconds"); err != nil {
+			return err
+		}
 	}
 
 	// GET load at random pages.
@@ -245,6 +301,9 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 	// its time whether or not the previous one has returned, and its latency counts from then), at
 	// a share of the rate the closed loop above reached. With every connection busy, latency is
 	// connections / throughput whatever the server does; paced, it shows how long a request waits.
+	if h.cfg.taxii.getOnly {
+		return nil
+	}
 	if share := h.cfg.taxii.pacedShare; share > 0 {
 		rate := share * h.rec.last("taxii_get_next_pages_per_s", size)
 		res, err := getLoad(ctx, client, n, nextURLs, h.cfg.taxii.conns, h.cfg.taxii.duration, rate, "")
@@ -309,7 +368,10 @@ func (h *harness) taxiiSize(ctx context.Context, n *taxiiNode, size int, profile
 // taxiiGrow imports generated objects, marked TLP:CLEAR, into the collection until it holds size.
 func (h *harness) taxiiGrow(ctx context.Context, n *taxiiNode, size int) error {
 	add := size - n.size
-	if add <= 0 {
+	if add < 0 {
+		return fmt.Errorf("the kept store in %s holds %d objects: ask for sizes of at least that many", n.dir, n.size)
+	}
+	if add == 0 {
 		return nil
 	}
 	h.logger.Info("importing into the collection", "objects", add, "total", size)
@@ -354,6 +416,9 @@ func (h *harness) taxiiGrow(ctx context.Context, n *taxiiNode, size int) error {
 			rep.Accepted, add, rep.Duplicate, rep.Rejected, first)
 	}
 	n.size = size
+	if err := os.WriteFile(filepath.Join(n.dir, "size"), []byte(strconv.Itoa(size)+"\n"), 0o644); err != nil {
+		return err
+	}
 	return h.rec.add("taxii_collection_import_objects_per_s", size, float64(add)/secs, "objects/s")
 }
 

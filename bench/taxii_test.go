@@ -153,3 +153,32 @@ func TestTAXIIModeRuns(t *testing.T) {
 		t.Errorf("stdout lacks the figures:\n%s", stdout.String())
 	}
 }
+
+// TestKeptSize: -taxii-store reuses a folder only when it holds both a store and the size file the
+// harness writes after growing the collection.
+func TestKeptSize(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		files   map[string]string
+		want    int
+		wantErr bool
+	}{
+		{"empty folder", nil, -1, false},
+		{"store and size", map[string]string{"renkei.db": "", "size": "1000000\n"}, 1000000, false},
+		{"store without size", map[string]string{"renkei.db": ""}, 0, true},
+		{"size not a number", map[string]string{"renkei.db": "", "size": "many"}, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range c.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := keptSize(dir)
+			if (err != nil) != c.wantErr || err == nil && got != c.want {
+				t.Errorf("keptSize: %d, %v; want %d, error %t", got, err, c.want, c.wantErr)
+			}
+		})
+	}
+}

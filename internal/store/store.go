@@ -128,6 +128,11 @@ type Version struct {
 	// Object is the label of the object's latest form: a form may be read only when the policy
 	// allows both its own label and its object's (docs/POLICY.md, "Versions").
 	Object ObjectLabel
+	// Memo is nil, or a word a store that serves this form from memory (a read cache) keeps with
+	// the form's bytes: a reader may note in it, atomically, a fact that depends only on those
+	// bytes, and find it on later reads of the form for as long as the store keeps that copy. It
+	// starts at 0 with every copy.
+	Memo *atomic.Uint32
 }
 
 // Label is what the sharing policy decided about one form, as a store keeps it so that reads can be
@@ -248,6 +253,13 @@ type Page struct {
 	Versions []Version
 	More     bool
 	Next     Cursor // position of the last version returned; pass it back to continue
+}
+
+// PageReuser is implemented by a store that may reuse the memory of the pages it returns. A
+// caller done with a page, that keeps neither its Versions slice nor any Version in it (what they
+// point to, their Raw bytes and texts, stay valid), may hand the slice back. Optional.
+type PageReuser interface {
+	ReusePage(vs []Version)
 }
 
 // Objects reads and writes object versions.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -80,7 +81,16 @@ func (h *Handler) list(r *http.Request, v policy.Viewer, a access, q query, l li
 // that a manifest never lists what objects would not return). The stored bytes are not changed.
 // Findings are logged by rule and path, never with the value.
 func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bool {
-	if ver.CreatedByRef != "" && ver.CreatedByRef == v.Org || h.clean.has(ver.Digest) {
+	if ver.CreatedByRef != "" && ver.CreatedByRef == v.Org {
+		return true
+	}
+	if ver.Memo != nil && ver.Memo.Load() == h.guardID {
+		return true
+	}
+	if h.clean.has(ver.Digest) {
+		if ver.Memo != nil {
+			ver.Memo.Store(h.guardID)
+		}
 		return true
 	}
 	out, findings, err := pii.Apply(ver.Raw, *h.o.PII)
@@ -91,6 +101,9 @@ func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bo
 	}
 	if len(findings) == 0 {
 		h.clean.add(ver.Digest)
+		if ver.Memo != nil {
+			ver.Memo.Store(h.guardID)
+		}
 	} else {
 		h.o.Logger.Debug("personal data: copy rewritten", "request_id", h.o.RequestID(r.Context()), "id", ver.ID,
 			"version", ver.VersionKey, "user", v.UserID, "mode", h.o.PII.Mode.String(), "findings", findings)
@@ -98,6 +111,12 @@ func (h *Handler) guard(r *http.Request, v policy.Viewer, ver *store.Version) bo
 	ver.Raw = out
 	return true
 }
+
+// guardIDs numbers the handlers of this process, so that each marks the forms its guard found clean
+// with its own number in the form's memo word (store.Version.Memo): handlers with different
+// personal-data policies may share a store, and a form one policy leaves alone another may not.
+// 0 is no handler's number.
+var guardIDs atomic.Uint32
 
 // cleanShards and maxClean bound the digests a cleanSet keeps: 2^21 in all (16 bytes each, plus
 // the maps' overhead), enough for a million-object collection; each shard starts again empty when
@@ -265,7 +284,15 @@ func (h *Handler) getObjects(w http.ResponseWriter, r *http.Request, v policy.Vi
 		return err
 	}
 	writeObjects(w, p)
+	h.reuse(p)
 	return nil
+}
+
+// reuse hands a page's versions back to the store once the response is written.
+func (h *Handler) reuse(p page) {
+	if r, ok := h.o.Store.(store.PageReuser); ok {
+		r.ReusePage(p.versions)
+	}
 }
 
 func writeObjects(w http.ResponseWriter, p page) {
@@ -303,6 +330,7 @@ func (h *Handler) manifest(w http.ResponseWriter, r *http.Request, v policy.View
 			b.WriteString(`,"media_type":"` + mediaTypeOf(ver) + `"}`)
 		}
 	})
+	h.reuse(p)
 	return nil
 }
 

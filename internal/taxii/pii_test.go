@@ -2,6 +2,7 @@ package taxii_test
 
 import (
 	"bytes"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +81,44 @@ func TestPersonalDataGuard(t *testing.T) {
 				t.Errorf("the logs hold the personal value:\n%s", f.logs)
 			}
 		})
+	}
+}
+
+// TestGuardMemoPerPolicy: the guard notes in a cached form's memo word that it found the form clean,
+// and a handler with another personal-data policy on the same store must not take that note for
+// its own: two servers over one store, one whose policy looks only for e-mail addresses (a phone
+// number is clean to it) and one with every rule, read the same form in turns.
+func TestGuardMemoPerPolicy(t *testing.T) {
+	const (
+		phone = "090-1234-5678"
+		id    = "indicator--20000000-0000-4000-8000-000000000003"
+	)
+	stored := `{"type":"indicator","spec_version":"2.1","id":"` + id + `","created_by_ref":"` + orgA +
+		`","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"i",` +
+		`"description":"call ` + phone + `","pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix",` +
+		`"valid_from":"2024-01-01T00:00:00Z","object_marking_refs":["` + stix.TLP2Clear + `"]}`
+	f := newAccounts(t)
+	f.importRaw(f.shared.ID, stored)
+	f.pii = &pii.Policy{Mode: pii.ModeRedact, Rules: []pii.Rule{pii.RuleEmail}}
+	f.start(nil)
+	emailOnly := f.srv
+	f.pii = &pii.Policy{Mode: pii.ModeRedact}
+	f.start(nil)
+	every := f.srv
+	for round := range 3 {
+		for _, c := range []struct {
+			name     string
+			srv      *httptest.Server
+			redacted bool
+		}{{"e-mail only", emailOnly, false}, {"every rule", every, true}} {
+			f.srv = c.srv
+			body := f.get(f.objects("shared"), "bob", 200).body
+			if got := bytes.Contains(body, []byte(phone)); got == c.redacted {
+				t.Errorf("round %d, policy %s: phone number in the page: %t, want %t\n%s", round, c.name, got, !c.redacted, body)
+			}
+			if c.redacted && !bytes.Contains(body, []byte("[pii-redacted:phone]")) {
+				t.Errorf("round %d, policy %s: no redaction in the page\n%s", round, c.name, body)
+			}
+		}
 	}
 }

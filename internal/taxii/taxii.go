@@ -66,6 +66,8 @@ type Handler struct {
 	key   []byte
 	colls collectionCache
 	clean cleanSet // digests the personal-data guard found clean (objects.go)
+	// guardID marks, in a form's memo word, that this handler's guard found the form clean.
+	guardID uint32
 }
 
 // New checks the options and builds the handler.
@@ -96,7 +98,10 @@ func New(o Options) (*Handler, error) {
 	if o.Config.PageSize <= 0 || o.Config.MaxPageSize < o.Config.PageSize {
 		return nil, fmt.Errorf("taxii: page size %d, max page size %d", o.Config.PageSize, o.Config.MaxPageSize)
 	}
-	h := &Handler{o: o, roots: map[string]*config.APIRoot{}, mux: http.NewServeMux(), key: o.CursorKey}
+	h := &Handler{o: o, roots: map[string]*config.APIRoot{}, mux: http.NewServeMux(), key: o.CursorKey, guardID: guardIDs.Add(1)}
+	if h.guardID == 0 { // wrapped around
+		h.guardID = guardIDs.Add(1)
+	}
 	if h.key == nil {
 		h.key = make([]byte, 32)
 		if _, err := rand.Read(h.key); err != nil {

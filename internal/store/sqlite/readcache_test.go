@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,8 +58,14 @@ func (markLabeler) Label(obj *stix.Object, dir store.LabelDirectory) store.Label
 // half the writes come from another connection as from another process — and checks after every
 // step that both return the same pages for random filters, viewers and cursors.
 func TestReadCacheAgreesWithQueries(t *testing.T) {
-	for _, c := range []struct{ budget, seed int64 }{{1 << 30, 1}, {1 << 30, 2}, {1 << 30, 3}, {32 << 10, 4}, {1, 5}} {
-		budget := c.budget // everything kept; a form or two per shard; none (every form read again)
+	for _, c := range []struct {
+		budget, seed int64
+		evicts       bool
+	}{{1 << 30, 1, false}, {1 << 30, 2, false}, {1 << 30, 3, false}, {32 << 10, 4, true}, {1, 5, false},
+		{8 << 10, 6, true}, {64 << 10, 7, true}} {
+		// Everything kept; slabs of 2 KiB, a few forms each, dropped oldest first; none kept (every
+		// form read again); slabs of 512 bytes, smaller than a form (a slab of its own each); 4 KiB.
+		budget := c.budget
 		t.Run(fmt.Sprintf("budget=%d/seed=%d", budget, c.seed), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "renkei.db")
 			cached := openAt(t, path, sqlite.WithLabeler(markLabeler{}), sqlite.WithReadCache(budget))
@@ -141,6 +149,16 @@ func TestReadCacheAgreesWithQueries(t *testing.T) {
 				for range 6 {
 					comparePages(t, cached, plain, randomFilter(r, colls, orgs), 1+r.IntN(15))
 				}
+				if _, _, err := sqlite.CheckReadCache(cached); err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+			}
+			kept, dropped, err := sqlite.CheckReadCache(cached)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if budget == 1 && kept+dropped > 0 || c.evicts != (dropped > 0) {
+				t.Errorf("%d slabs kept, %d dropped: want evictions %t", kept, dropped, c.evicts)
 			}
 		})
 	}
@@ -186,6 +204,7 @@ func comparePages(t *testing.T, cached, plain *sqlite.Store, f store.Filter, lim
 			t.Fatalf("filter %+v scope %+v, page %d after %+v:\ncached: more=%t next=%+v %s\nquery:  more=%t next=%+v %s",
 				f, f.Scope, pages, after, a.More, a.Next, describe(a.Versions), b.More, b.Next, describe(b.Versions))
 		}
+		cached.ReusePage(a.Versions) // the next page is built in these
 		if !a.More {
 			return
 		}
@@ -206,4 +225,111 @@ func describe(vs []store.Version) string {
 			v.Label, v.CreatedByRef, v.OwnerLocal, v.Object)
 	}
 	return b.String()
+}
+
+// TestReadCacheMemo: a form served from the read cache carries a memo word that stays with that
+// copy of the form (a later read finds what was noted in it) and starts again at 0 with the copy
+// read after a commit; a store without the cache gives none.
+func TestReadCacheMemo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "renkei.db")
+	cached := openAt(t, path, sqlite.WithReadCache(1<<20))
+	plain := openAt(t, path)
+	ctx := t.Context()
+	if err := plain.CreateCollection(ctx, store.Collection{ID: "memo", Title: "memo"}); err != nil {
+		t.Fatal(err)
+	}
+	tool := func(i int) store.NewVersion {
+		return newVersion(t, fmt.Sprintf(`{"type":"tool","spec_version":"2.1","id":"tool--00000000-0000-4000-8000-%012d",`+
+			`"created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"t%d"}`, i, i))
+	}
+	mustWrite(t, plain, store.Batch{Collection: "memo", Versions: []store.NewVersion{tool(1), tool(2)}})
+	list := func(s *sqlite.Store) []store.Version {
+		t.Helper()
+		p, err := s.List(ctx, store.Filter{Collection: "memo"}, store.Cursor{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Versions
+	}
+	for _, v := range list(plain) {
+		if v.Memo != nil {
+			t.Errorf("%s: a memo word without the read cache", v.ID)
+		}
+	}
+	first := list(cached)
+	if len(first) != 2 || first[0].Memo == nil || first[1].Memo == nil {
+		t.Fatalf("want 2 forms with memo words, got %d", len(first))
+	}
+	for _, v := range first {
+		if got := v.Memo.Load(); got != 0 {
+			t.Errorf("%s: a new copy's memo is %d", v.ID, got)
+		}
+	}
+	first[0].Memo.Store(42)
+	again := list(cached)
+	if got := again[0].Memo.Load(); got != 42 {
+		t.Errorf("the same copy read again: memo %d, want 42", got)
+	}
+	if got := again[1].Memo.Load(); got != 0 {
+		t.Errorf("the other form's memo: %d, want 0", got)
+	}
+	// A commit by another connection: the forms are read again, with new memo words.
+	mustWrite(t, plain, store.Batch{Collection: "memo", Versions: []store.NewVersion{tool(3)}})
+	after := list(cached)
+	if len(after) != 3 || after[0].ID != first[0].ID {
+		t.Fatalf("after the commit: %s", describe(after))
+	}
+	if got := after[0].Memo.Load(); got != 0 {
+		t.Errorf("after a commit the form's memo is %d, want 0 (a new copy)", got)
+	}
+}
+
+// TestReadCacheSeesEarlierCommits: readers that share one data_version question (the cache asks it
+// once for the connections waiting together) still see every commit made before their read began.
+func TestReadCacheSeesEarlierCommits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "renkei.db")
+	cached := openAt(t, path, sqlite.WithReadCache(1<<20))
+	writer := openAt(t, path)
+	ctx := t.Context()
+	if err := writer.CreateCollection(ctx, store.Collection{ID: "seen", Title: "seen"}); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 60
+	var committed atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				want := committed.Load()
+				p, err := cached.List(ctx, store.Filter{Collection: "seen"}, store.Cursor{}, writes+1)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if int64(len(p.Versions)) < want {
+					errs <- fmt.Errorf("a read begun after %d commits sees %d objects", want, len(p.Versions))
+					return
+				}
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		})
+	}
+	for i := range writes {
+		v := newVersion(t, fmt.Sprintf(`{"type":"tool","spec_version":"2.1","id":"tool--00000000-0000-4000-8000-%012d",`+
+			`"created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"t%d"}`, i, i))
+		mustWrite(t, writer, store.Batch{Collection: "seen", Versions: []store.NewVersion{v}})
+		committed.Add(1)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
