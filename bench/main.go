@@ -72,8 +72,9 @@ type config struct {
 	match      bool // -match: the matching engine's benchmarks (bench/match.go) instead of the import's
 	// -taxii: the TAXII server's benchmarks (bench/taxii.go) instead of the import's.
 	taxii taxiiConfig
-	misp  mispConfig // -misp: `renkei import --format misp` of generated MISP events (bench/misp.go)
-	corr  corrConfig // -correlate: correlation against stored observables (bench/correlate.go)
+	misp  mispConfig     // -misp: `renkei import --format misp` of generated MISP events (bench/misp.go)
+	corr  corrConfig     // -correlate: correlation against stored observables (bench/correlate.go)
+	pat   patternsConfig // -patterns: STIX pattern sets against observed-data (bench/patterns.go)
 }
 
 const (
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c.taxii.register(fs)
 	c.corr.register(fs)
 	c.misp.register(fs)
+	c.pat.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -150,6 +152,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.misp.on {
 		csvName = "misp.csv"
+	}
+	if c.pat.on {
+		csvName, plotName = "patterns.csv", "patterns.png"
 	}
 	c.csvPath = cmp.Or(c.csvPath, filepath.Join(c.outDir, csvName))
 	c.plotPath = cmp.Or(c.plotPath, filepath.Join(c.outDir, plotName))
@@ -311,6 +316,9 @@ func (h *harness) run(ctx context.Context, stdout io.Writer) (err error) {
 	}
 	if h.cfg.misp.on {
 		return h.mispBench(ctx)
+	}
+	if h.cfg.pat.on {
+		return h.patternsBench(ctx)
 	}
 	for _, n := range h.cfg.sizes {
 		if err := h.size(ctx, n); err != nil {
