@@ -90,8 +90,11 @@ func (c Constant) String() string {
 }
 
 func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return "'" + quoter.Replace(s) + "'"
 }
+
+// quoter escapes a string constant's backslashes and quotes (a Replacer is safe for concurrent use).
+var quoter = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // Op is a comparison operator.
 type Op uint8
