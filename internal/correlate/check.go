@@ -32,14 +32,22 @@ type Match struct {
 // report; no pairwise table is kept. Matches come in the report's order of values, each value
 // followed by its containing blocks, longest first.
 func Check(ctx context.Context, st store.Objects, in *Input, o Options) (*Result, error) {
-	res := &Result{Objects: in.Objects(), Values: in.Len(), Matches: []Match{}}
 	if in.Len() == 0 {
-		return res, nil
+		return in.result(nil), nil
 	}
-	answers, err := correlateValues(ctx, st, in.vals, func(id string) bool { return in.ids[id] }, o)
+	answers, err := correlateValues(ctx, st, in.vals, in.own, o)
 	if err != nil {
 		return nil, fmt.Errorf("correlate: %w", err)
 	}
+	return in.result(answers), nil
+}
+
+// own reports whether id is one of the input's objects: their own stored forms do not count.
+func (in *Input) own(id string) bool { return in.ids[id] }
+
+// result makes the Result of the input from the answers to its values, in order.
+func (in *Input) result(answers []answer) *Result {
+	res := &Result{Objects: in.Objects(), Values: in.Len(), Matches: []Match{}}
 	for i, a := range answers {
 		if a.direct.Count == 0 && len(a.blocks) == 0 {
 			continue
@@ -52,5 +60,5 @@ func Check(ctx context.Context, st store.Objects, in *Input, o Options) (*Result
 			res.Matches = append(res.Matches, Match{Value: b, In: in.from[i]})
 		}
 	}
-	return res, nil
+	return res
 }

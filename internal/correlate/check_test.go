@@ -448,8 +448,9 @@ func TestOracle(t *testing.T) {
 				}
 			}
 			slices.Sort(wantChecks)
-			// Through the store's summary of block lengths, and without it (every length looked up).
-			for how, st := range map[string]store.Objects{"summary": st, "no summary": unknownLengths{st}} {
+			// Through the store's table of blocks, its summary of block lengths alone (every block
+			// of a stored length looked up), and neither (every length looked up).
+			for how, st := range map[string]store.Objects{"blocks": st, "summary": unknownBlocks{st}, "no summary": unknownLengths{st}} {
 				res, err := correlate.Check(t.Context(), st, in, opt)
 				if err != nil {
 					t.Fatal(err)

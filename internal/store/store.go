@@ -257,7 +257,7 @@ type Page struct {
 
 // PageReuser is implemented by a store that may reuse the memory of the pages it returns. A
 // caller done with a page, that keeps neither its Versions slice nor any Version in it (what they
-// point to, their Raw bytes and texts, stay valid), may hand the slice back. Optional.
+// point to, their Raw bytes and texts, stays valid), may hand the slice back. Optional.
 type PageReuser interface {
 	ReusePage(vs []Version)
 }
@@ -295,6 +295,21 @@ type Objects interface {
 	// values with a /) that stored forms carry have, whatever their scope, so that a caller looks
 	// up only the containing blocks that may be stored. It is an internal hint, never shown to users.
 	ObservableBlockLengths(ctx context.Context) (BlockLengths, error)
+	// ObservableBlocks returns the CIDR blocks (ipv4-addr and ipv6-addr values with a /) that
+	// stored forms carry, whatever their scope, each once, in no particular order, so that a
+	// caller looks up only the stored blocks that contain its addresses. It reads at most limit of
+	// them: Known is false when the store holds more, or cannot say. It is an internal hint, never
+	// shown to users.
+	ObservableBlocks(ctx context.Context, limit int) (Blocks, error)
+}
+
+// Blocks is the CIDR blocks that stored forms carry (Objects.ObservableBlocks). It may name blocks
+// no stored form carries any longer, never miss one that a form carries.
+type Blocks struct {
+	// Known is false when the store cannot say, or holds more blocks than were asked for.
+	Known bool
+	// Blocks are the values as stored, of kind stix.ObsIPv4 or stix.ObsIPv6.
+	Blocks []stix.Observable
 }
 
 // BlockLengths is the prefix lengths of the stored CIDR blocks (Objects.ObservableBlockLengths).

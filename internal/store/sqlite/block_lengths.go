@@ -23,25 +23,33 @@ import (
 // blockLengthSet is a set of prefix lengths: [0] of ipv4-addr blocks, [1] of ipv6-addr blocks.
 type blockLengthSet [2][129]bool
 
-// add records the length of o when it is a CIDR block. The length is the text after the last /,
-// as a number: a stored value that a lookup can find is canonical, so its length is that number,
-// and a value whose suffix is not a length no lookup of a block can find.
+// add records the length of o when it is a CIDR block.
 func (s *blockLengthSet) add(o stix.Observable) {
-	f := 0
+	if f, bits, ok := lengthOf(o); ok {
+		s[f][bits] = true
+	}
+}
+
+// lengthOf returns the family (0 IPv4, 1 IPv6) and length of o when it is a CIDR block. The length
+// is the text after the last /, as a number: a stored value that a lookup can find is canonical, so
+// its length is that number, and a value whose suffix is not a length no lookup of a block can find.
+func lengthOf(o stix.Observable) (f, bits int, ok bool) {
 	switch o.Kind {
 	case stix.ObsIPv4:
 	case stix.ObsIPv6:
 		f = 1
 	default:
-		return
+		return 0, 0, false
 	}
 	i := strings.LastIndexByte(o.Value, '/')
 	if i < 0 {
-		return
+		return 0, 0, false
 	}
-	if bits, err := strconv.Atoi(o.Value[i+1:]); err == nil && bits >= 0 && bits <= 128 {
-		s[f][bits] = true
+	bits, err := strconv.Atoi(o.Value[i+1:])
+	if err != nil || bits < 0 || bits > 128 {
+		return 0, 0, false
 	}
+	return f, bits, true
 }
 
 // addAll records every length of both kinds: what a form whose observables cannot be read may carry.
@@ -79,42 +87,56 @@ func (s *blockLengthSet) save(ctx context.Context, w *writer) error {
 	return nil
 }
 
-// noteBlockLengths adds to the summary the lengths of the CIDR blocks that the new rows carry. It
-// runs in the transaction that inserts them (insertRows).
+// noteBlockLengths adds to the summary the lengths of the CIDR blocks that the new rows carry, and
+// the blocks themselves to observable_blocks (blocks.go). It runs in the transaction that inserts
+// them (insertRows).
 func noteBlockLengths(ctx context.Context, w *writer, rows []newRow) error {
 	var set blockLengthSet
+	blocks := blockSet{}
 	for i := range rows {
 		for _, o := range rows[i].nv.Object.Observables {
-			set.add(o)
+			if isBlock(o) {
+				set.add(o)
+				blocks.add(o)
+			}
 		}
 	}
-	return set.save(ctx, w)
+	if err := set.save(ctx, w); err != nil {
+		return err
+	}
+	return blocks.save(ctx, w)
 }
 
-// backfillBlockLengths completes the summary of a database that held observables before migration
-// 0005: in one write transaction, it reads the observables of every stored form that may carry a
-// block and records the lengths, and marks the summary complete. An up-to-date database costs one
-// read. A form whose observables blob cannot be read counts as carrying every length (Check
-// reports the blob).
+// backfillBlockLengths completes the summary of block lengths (migration 0005) and the table of
+// blocks (0006, blocks.go) of a database that held observables before them: in one write
+// transaction, it reads the observables of every stored form that may carry a block, records what
+// is missing, and marks both complete. An up-to-date database costs one read. A form whose
+// observables blob cannot be read counts as carrying every length (Check reports the blob); of
+// its blocks, those before the unreadable entry are recorded, the only ones a lookup can find.
 func backfillBlockLengths(ctx context.Context, w *writer, logger *slog.Logger) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	complete := func() (bool, error) {
-		var n int
-		err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM observable_block_lengths_complete`).Scan(&n)
-		return n > 0, err
+	complete := func() (lengths, blocks bool, err error) {
+		err = w.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM observable_block_lengths_complete),
+			EXISTS (SELECT 1 FROM observable_blocks_complete)`).Scan(&lengths, &blocks)
+		return lengths, blocks, err
 	}
-	if done, err := complete(); err != nil || done {
+	if lengthsDone, blocksDone, err := complete(); err != nil || lengthsDone && blocksDone {
 		if err != nil {
 			return fmt.Errorf("sqlite: block lengths: %w", err)
 		}
 		return nil
 	}
 	start := time.Now()
-	var set blockLengthSet
-	forms := 0
+	var (
+		set                     blockLengthSet
+		blocks                  = blockSet{}
+		forms                   int
+		lengthsDone, blocksDone bool
+	)
 	err := w.inTx(ctx, func(w *writer) error {
-		if done, err := complete(); err != nil || done {
+		var err error
+		if lengthsDone, blocksDone, err = complete(); err != nil || lengthsDone && blocksDone {
 			return err
 		}
 		// Only the blobs holding a / and an IP kind's name can carry a block; SQLite looks for
@@ -139,20 +161,38 @@ func backfillBlockLengths(ctx context.Context, w *writer, logger *slog.Logger) e
 					set.addAll()
 					break
 				}
-				set.add(o)
+				if isBlock(o) {
+					set.add(o)
+					blocks.add(o)
+				}
 			}
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := set.save(ctx, w); err != nil {
-			return err
+		if !lengthsDone {
+			if err := set.save(ctx, w); err != nil {
+				return err
+			}
+			if _, err := w.conn.ExecContext(ctx, `INSERT INTO observable_block_lengths_complete (singleton) VALUES (1)`); err != nil {
+				return err
+			}
 		}
-		_, err = w.conn.ExecContext(ctx, `INSERT INTO observable_block_lengths_complete (singleton) VALUES (1)`)
-		return err
+		if !blocksDone {
+			if err := blocks.save(ctx, w); err != nil {
+				return err
+			}
+			if _, err := w.conn.ExecContext(ctx, `INSERT INTO observable_blocks_complete (singleton) VALUES (1)`); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: back-filling the block lengths: %w", err)
+		return fmt.Errorf("sqlite: back-filling the stored CIDR blocks: %w", err)
+	}
+	if lengthsDone && blocksDone {
+		return nil // another process did it first
 	}
 	n := 0
 	for f := range set {
@@ -162,8 +202,9 @@ func backfillBlockLengths(ctx context.Context, w *writer, logger *slog.Logger) e
 			}
 		}
 	}
-	logger.LogAttrs(ctx, slog.LevelInfo, "sqlite: back-filled the lengths of the stored CIDR blocks",
-		slog.Int("forms", forms), slog.Int("lengths", n), slog.Duration("took", time.Since(start)))
+	logger.LogAttrs(ctx, slog.LevelInfo, "sqlite: back-filled the stored CIDR blocks and their lengths",
+		slog.Int("forms", forms), slog.Bool("lengths_added", !lengthsDone), slog.Int("lengths", n),
+		slog.Bool("blocks_added", !blocksDone), slog.Int("blocks", len(blocks)), slog.Duration("took", time.Since(start)))
 	return nil
 }
 

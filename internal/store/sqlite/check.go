@@ -142,6 +142,7 @@ func (s *Store) Check(ctx context.Context) (store.CheckReport, error) {
 		func(c *checker) error { return checkVersions(c, &rep.VersionsChecked, &want) },
 		checkObjects,
 		func(c *checker) error { return checkKeys(c, &want) },
+		checkBlocks, // blocks.go
 		checkCollections,
 		checkLabels,
 		checkAudit,
