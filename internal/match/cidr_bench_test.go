@@ -3,6 +3,7 @@ package match_test
 import (
 	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/renkei-cti/renkei/internal/match"
@@ -51,6 +52,24 @@ func BenchmarkCIDR(b *testing.B) {
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "lookups/s")
 		b.ReportMetric(float64(b.N*batch)/(cpuTime(b)-cpu0).Seconds(), "lookups/cpu-s")
 	}
+	// runParallel is run on every core (GOMAXPROCS goroutines, each its own Searcher and place in
+	// the queries): the figure the "on 2 cores" asks for.
+	runParallel := func(b *testing.B, ix *match.Index, qs []match.Candidate) {
+		s := ix.Snapshot()
+		var next atomic.Int64
+		cpu0 := cpuTime(b)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			var sr match.Searcher
+			i := int(next.Add(nq/4)) % nq &^ (batch - 1)
+			for pb.Next() {
+				s.Search(&sr, qs[i:i+batch], func(int, []uint32) {})
+				i = (i + batch) % nq
+			}
+		})
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "lookups/s")
+		b.ReportMetric(float64(b.N*batch)/(cpuTime(b)-cpu0).Seconds(), "lookups/cpu-s")
+	}
 	r := rand.New(rand.NewPCG(1, 1))
 	b.Run("v4", func(b *testing.B) {
 		ix := build(r, 0)
@@ -63,9 +82,11 @@ func BenchmarkCIDR(b *testing.B) {
 	})
 	ix := build(r, 5)
 	for _, tt := range []struct {
-		name string
-		v6   func(i int) bool
-	}{{"v6", func(int) bool { return true }}, {"mixed", func(i int) bool { return i%2 == 1 }}} {
+		name     string
+		v6       func(i int) bool
+		parallel bool
+	}{{"v6", func(int) bool { return true }, false}, {"mixed", func(i int) bool { return i%2 == 1 }, false},
+		{"mixed-all-cores", func(i int) bool { return i%2 == 1 }, true}} {
 		b.Run(tt.name, func(b *testing.B) {
 			qs := make([]match.Candidate, nq)
 			for i := range qs {
@@ -76,7 +97,11 @@ func BenchmarkCIDR(b *testing.B) {
 				qs[i] = match.Candidate{Kind: match.KindIP, Value: a.AppendTo(nil)}
 			}
 			contiguous(qs)
-			run(b, ix, qs)
+			if tt.parallel {
+				runParallel(b, ix, qs)
+			} else {
+				run(b, ix, qs)
+			}
 		})
 	}
 }
