@@ -565,7 +565,7 @@ func comparisonTriggers(c *pattern.Comparison) []trigger {
 		}
 	case pattern.OpIsSubset:
 		if c.Value.Kind == pattern.KindString {
-			if p, ok := parseIPPrefix(c.Value.Str); ok {
+			if p, ok := pattern.ParseIPPrefix(c.Value.Str); ok {
 				return []trigger{{kind: trigCIDR, path: path, steps: c.Path.Steps, prefix: p}}
 			}
 		}
@@ -617,23 +617,6 @@ func plainPath(steps []pattern.Step) bool {
 		}
 	}
 	return true
-}
-
-// parseIPPrefix reads an address or a CIDR block as the evaluator's ISSUBSET does: a block is
-// masked, an address is the block of itself alone, zones are refused.
-func parseIPPrefix(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil || p.Addr().Zone() != "" {
-			return netip.Prefix{}, false
-		}
-		return p.Masked(), true
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, false
-	}
-	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // likeGrams returns the four- and eight-byte pieces of the literal runs of a LIKE pattern
@@ -840,7 +823,7 @@ func (m *PatternMatcher) probe(id uint32, pp *psPath, v string) {
 		}
 	}
 	if pp.v4bits != 0 || pp.v6bits != [3]uint64{} {
-		if p, ok := parseIPPrefix(v); ok {
+		if p, ok := pattern.ParseIPPrefix(v); ok {
 			m.probeCIDR(id, pp, p)
 		}
 	}

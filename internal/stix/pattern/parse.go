@@ -580,7 +580,7 @@ func (ps *parser) checkOperand(c *Comparison, v Constant, opTok token) error {
 		if v.Kind != KindString {
 			return bad("a string constant holding an IPv4 or IPv6 address or CIDR block")
 		}
-		pr, ok := parseIPPrefix(v.Str)
+		pr, ok := ParseIPPrefix(v.Str)
 		if !ok {
 			return ps.errAt(ps.lastOff, v.Text, "an IPv4 or IPv6 address or CIDR block such as '198.51.100.0/24'")
 		}
@@ -815,8 +815,9 @@ func (ps *parser) constant() (Constant, error) {
 	return c, ps.advance()
 }
 
-// parseIPPrefix parses an IPv4 or IPv6 address (a /32 or /128) or CIDR block.
-func parseIPPrefix(s string) (netip.Prefix, bool) {
+// ParseIPPrefix reads an IPv4 or IPv6 address (as a /32 or /128) or CIDR block as ISSUBSET and
+// ISSUPERSET read them: a block is masked, zones are refused.
+func ParseIPPrefix(s string) (netip.Prefix, bool) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || p.Addr().Zone() != "" {

@@ -205,7 +205,7 @@ func (c *Comparison) test(v any) bool {
 		if !ok {
 			return false
 		}
-		p, ok := parseIPPrefix(s)
+		p, ok := ParseIPPrefix(s)
 		if !ok || p.Addr().Is4() != c.prefix.Addr().Is4() {
 			return false
 		}
