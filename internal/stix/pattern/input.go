@@ -1,11 +1,10 @@
 package pattern
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -31,12 +30,20 @@ var ErrInput = errors.New("invalid observation input")
 // reference to an object that is not there is skipped (the pattern sees it as absent, spec 9.7.4).
 // STIX 2.0 observed-data gets the objects of its objects dictionary, referenced by their keys.
 // Objects that are not observed-data only serve as referenced objects.
+//
+// The input is read into memory (at most lim.MaxBytes) and its syntax checked; of observed-data
+// only the members an Observation needs are decoded, and the objects' properties are the values
+// encoding/json makes with UseNumber. The strings of the observations share that memory.
 func ReadObservations(r io.Reader, lim InputLimits) ([]Observation, error) {
-	objs, err := ReadObjects(r, lim)
+	data, err := readInput(r, lim)
 	if err != nil {
 		return nil, err
 	}
-	return ObservationsFromObjects(objs)
+	d := inputDecoder{lim: lim}
+	if err := d.split(data); err != nil {
+		return nil, err
+	}
+	return d.observations()
 }
 
 // ReadObjects reads JSON holding STIX objects (a bundle, an array of bundles, an array of objects,
@@ -44,58 +51,15 @@ func ReadObservations(r io.Reader, lim InputLimits) ([]Observation, error) {
 // objects can be joined and given to ObservationsFromObjects, so that observed-data in one
 // references objects in another.
 func ReadObjects(r io.Reader, lim InputLimits) ([]map[string]any, error) {
-	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	data, err := readInput(r, lim)
 	if err != nil {
-		return nil, fmt.Errorf("read observations: %w", err)
-	}
-	if int64(len(data)) > lim.MaxBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInput, lim.MaxBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("%w: not JSON: %w", ErrInput, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: more than one JSON value", ErrInput)
-	}
-	var objs []map[string]any
-	add := func(v any, where string) error {
-		o, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%w: %s is not a JSON object", ErrInput, where)
-		}
-		if t, _ := o["type"].(string); t == "bundle" {
-			list, ok := o["objects"].([]any)
-			if o["objects"] != nil && !ok {
-				return fmt.Errorf("%w: %s: the objects of a bundle must be an array", ErrInput, where)
-			}
-			for i, x := range list {
-				m, ok := x.(map[string]any)
-				if !ok {
-					return fmt.Errorf("%w: %s.objects[%d] is not a JSON object", ErrInput, where, i)
-				}
-				objs = append(objs, m)
-			}
-		} else {
-			objs = append(objs, o)
-		}
-		if len(objs) > lim.MaxObjects {
-			return fmt.Errorf("%w: more than %d objects", ErrInput, lim.MaxObjects)
-		}
-		return nil
-	}
-	if list, ok := top.([]any); ok {
-		for i, x := range list {
-			if err := add(x, "["+strconv.Itoa(i)+"]"); err != nil {
-				return nil, err
-			}
-		}
-	} else if err := add(top, "the input"); err != nil {
 		return nil, err
 	}
-	return objs, nil
+	d := inputDecoder{lim: lim}
+	if err := d.split(data); err != nil {
+		return nil, err
+	}
+	return d.objects(), nil
 }
 
 // ObservationsFromObjects turns decoded STIX objects into observations, as ReadObservations does.
@@ -108,43 +72,56 @@ func ObservationsFromObjects(objs []map[string]any) ([]Observation, error) {
 			}
 		}
 	}
+	ref := func(id string) (map[string]any, bool) {
+		props, ok := byID[id]
+		return props, ok
+	}
 	var out []Observation
 	for i, o := range objs {
 		if t, _ := o["type"].(string); t != "observed-data" {
 			continue
 		}
-		ob, err := observationOf(o, byID)
+		ob, err := observationOf(observedProps{m: o}, ref)
 		if err != nil {
 			id, _ := o["id"].(string)
-			if id == "" {
-				id = "object " + strconv.Itoa(i)
-			}
-			return nil, fmt.Errorf("%w: observed-data %s: %w", ErrInput, id, err)
+			return nil, observationError(id, i, err)
 		}
 		out = append(out, ob)
 	}
 	return out, nil
 }
 
-func observationOf(o map[string]any, byID map[string]map[string]any) (Observation, error) {
+// observationError is the error about observed-data number i of the input (counting every object).
+func observationError(id string, i int, err error) error {
+	if id == "" {
+		id = "object " + strconv.Itoa(i)
+	}
+	return fmt.Errorf("%w: observed-data %s: %w", ErrInput, id, err)
+}
+
+// observationOf makes the observation of observed-data o; ref gives the object of an id in the input.
+func observationOf(o observedProps, ref func(id string) (map[string]any, bool)) (Observation, error) {
 	var ob Observation
-	ob.ID, _ = o["id"].(string)
-	ts := func(name string) (stix.Timestamp, error) {
-		s, ok := o[name].(string)
+	if o.scratch != nil {
+		ob.Objects = (*o.scratch)[:0] // the objects are gathered there, then copied (below)
+	}
+	ob.ID, _ = o.str(fieldID)
+	ts := func(f int) (stix.Timestamp, error) {
+		s, ok := o.str(f)
 		if !ok {
-			return stix.Timestamp{}, fmt.Errorf("%s is missing or not a string", name)
+			return stix.Timestamp{}, fmt.Errorf("%s is missing or not a string", fieldNames[f])
 		}
 		t, err := stix.ParseTimestamp(s)
 		if err != nil {
-			return stix.Timestamp{}, fmt.Errorf("%s: %w", name, err)
+			return stix.Timestamp{}, fmt.Errorf("%s: %w", fieldNames[f], err)
 		}
 		return t, nil
 	}
-	first, err := ts("first_observed")
+	first, err := ts(fieldFirst)
 	if err != nil {
 		return ob, err
 	}
-	last, err := ts("last_observed")
+	last, err := ts(fieldLast)
 	if err != nil {
 		return ob, err
 	}
@@ -153,14 +130,15 @@ func observationOf(o map[string]any, byID map[string]map[string]any) (Observatio
 	}
 	ob.First, ob.Last = first.Time(), last.Time()
 	ob.Count = 1
-	if n, ok := o["number_observed"]; ok {
+	if n, ok := o.get(fieldCount); ok {
 		i, _, isInt, ok := number(n)
 		if !ok || !isInt || i < 1 || i > 999999999 {
 			return ob, fmt.Errorf("number_observed %v is not an integer between 1 and 999,999,999", n)
 		}
 		ob.Count = int(i)
 	}
-	if m, ok := o["objects"].(map[string]any); ok {
+	objects, _ := o.get(fieldObjects)
+	if m, ok := objects.(map[string]any); ok {
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)
@@ -173,21 +151,28 @@ func observationOf(o map[string]any, byID map[string]map[string]any) (Observatio
 			}
 			ob.Objects = append(ob.Objects, Object{Ref: k, Props: props})
 		}
-	} else if o["objects"] != nil {
+	} else if objects != nil {
 		return ob, errors.New("objects is not a JSON object")
 	}
-	if refs, ok := o["object_refs"].([]any); ok {
-		for i, r := range refs {
-			id, ok := r.(string)
-			if !ok {
-				return ob, fmt.Errorf("object_refs[%d] is not a string", i)
-			}
-			if props, ok := byID[id]; ok {
-				ob.Objects = append(ob.Objects, Object{Ref: id, Props: props})
-			}
+	err = o.refs(func(i int, id string, ok bool) error {
+		if !ok {
+			return fmt.Errorf("object_refs[%d] is not a string", i)
 		}
-	} else if o["object_refs"] != nil {
-		return ob, errors.New("object_refs is not an array")
+		if props, ok := ref(id); ok {
+			ob.Objects = append(ob.Objects, Object{Ref: id, Props: props})
+		}
+		return nil
+	})
+	if err != nil {
+		return ob, err
+	}
+	if o.scratch != nil {
+		gathered := ob.Objects
+		*o.scratch = gathered[:0]
+		ob.Objects = nil
+		if len(gathered) > 0 {
+			ob.Objects = slices.Clone(gathered)
+		}
 	}
 	return ob, nil
 }
