@@ -26,7 +26,7 @@ func Digest(raw []byte) ([32]byte, error) {
 	c := canonPool.Get().(*canonicalizer)
 	defer canonPool.Put(c)
 	c.out = c.out[:0]
-	if end, ok := c.value(raw, skipSpace(raw, 0), 0); ok && skipSpace(raw, end) == len(raw) {
+	if end, ok := c.value(raw, skipWS(raw, 0), 0); ok && skipWS(raw, end) == len(raw) {
 		return sha256.Sum256(c.out), nil
 	}
 	return digestJSONText(raw)
@@ -59,13 +59,6 @@ var canonPool = sync.Pool{New: func() any { return new(canonicalizer) }}
 
 // maxCanonicalDepth bounds the nesting the fast path follows; deeper values go to jsontext.
 const maxCanonicalDepth = 32
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
 
 func (c *canonicalizer) value(b []byte, i, depth int) (int, bool) {
 	if i >= len(b) {
@@ -256,7 +249,7 @@ func (c *canonicalizer) array(b []byte, i, depth int) (int, bool) {
 		return 0, false
 	}
 	c.out = append(c.out, '[')
-	i = skipSpace(b, i+1)
+	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		c.out = append(c.out, ']')
 		return i + 1, true
@@ -266,14 +259,14 @@ func (c *canonicalizer) array(b []byte, i, depth int) (int, bool) {
 		if i, ok = c.value(b, i, depth+1); !ok {
 			return 0, false
 		}
-		i = skipSpace(b, i)
+		i = skipWS(b, i)
 		if i >= len(b) {
 			return 0, false
 		}
 		switch b[i] {
 		case ',':
 			c.out = append(c.out, ',')
-			i = skipSpace(b, i+1)
+			i = skipWS(b, i+1)
 		case ']':
 			c.out = append(c.out, ']')
 			return i + 1, true
@@ -294,7 +287,7 @@ func (c *canonicalizer) object(b []byte, i, depth int) (int, bool) {
 	}
 	ms := c.members[depth][:0]
 	defer func() { c.members[depth] = ms[:0] }()
-	i = skipSpace(b, i+1)
+	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		c.out = append(c.out, '{', '}')
 		return i + 1, true
@@ -312,17 +305,17 @@ func (c *canonicalizer) object(b []byte, i, depth int) (int, bool) {
 			return 0, false // an escape or a non-ASCII name: jsontext's
 		}
 		name := b[i+1 : j]
-		i = skipSpace(b, j+1)
+		i = skipWS(b, j+1)
 		if i >= len(b) || b[i] != ':' {
 			return 0, false
 		}
-		i = skipSpace(b, i+1)
+		i = skipWS(b, i+1)
 		end, ok := skipCanonical(b, i, depth+1)
 		if !ok {
 			return 0, false
 		}
 		ms = append(ms, canonMember{name: name, value: i, end: end})
-		i = skipSpace(b, end)
+		i = skipWS(b, end)
 		if i >= len(b) {
 			return 0, false
 		}
@@ -333,7 +326,7 @@ func (c *canonicalizer) object(b []byte, i, depth int) (int, bool) {
 		if b[i] != ',' {
 			return 0, false
 		}
-		i = skipSpace(b, i+1)
+		i = skipWS(b, i+1)
 	}
 	slices.SortFunc(ms, func(x, y canonMember) int { return bytes.Compare(x.name, y.name) })
 	c.out = append(c.out, '{')
@@ -377,7 +370,7 @@ func skipCanonical(b []byte, i, depth int) (int, bool) {
 		if b[i] == '[' {
 			closer = ']'
 		}
-		i = skipSpace(b, i+1)
+		i = skipWS(b, i+1)
 		if i < len(b) && b[i] == closer {
 			return i + 1, true
 		}
@@ -387,16 +380,16 @@ func skipCanonical(b []byte, i, depth int) (int, bool) {
 				if !ok || b[i] != '"' {
 					return 0, false
 				}
-				if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+				if i = skipWS(b, end); i >= len(b) || b[i] != ':' {
 					return 0, false
 				}
-				i = skipSpace(b, i+1)
+				i = skipWS(b, i+1)
 			}
 			end, ok := skipCanonical(b, i, depth+1)
 			if !ok {
 				return 0, false
 			}
-			if i = skipSpace(b, end); i >= len(b) {
+			if i = skipWS(b, end); i >= len(b) {
 				return 0, false
 			}
 			if b[i] == closer {
@@ -405,7 +398,7 @@ func skipCanonical(b []byte, i, depth int) (int, bool) {
 			if b[i] != ',' {
 				return 0, false
 			}
-			i = skipSpace(b, i+1)
+			i = skipWS(b, i+1)
 		}
 	default:
 		j := i

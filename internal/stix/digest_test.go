@@ -10,8 +10,8 @@ import (
 // fastCanonical is the canonical form by Digest's own pass, and whether it took the value.
 func fastCanonical(raw []byte) ([]byte, bool) {
 	c := new(canonicalizer)
-	end, ok := c.value(raw, skipSpace(raw, 0), 0)
-	if !ok || skipSpace(raw, end) != len(raw) {
+	end, ok := c.value(raw, skipWS(raw, 0), 0)
+	if !ok || skipWS(raw, end) != len(raw) {
 		return nil, false
 	}
 	return c.out, true
