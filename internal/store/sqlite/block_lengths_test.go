@@ -123,13 +123,22 @@ func everyLength() []int {
 // TestBlockLengthsMigration: migration 0005 marks the summary complete in a database without
 // observables, and leaves it to the back-fill in one with observables.
 func TestBlockLengthsMigration(t *testing.T) {
+	testCompleteMarkMigration(t, 5, "block_lengths", "observable_block_lengths", obs4("198.51.100.7"))
+}
+
+// testCompleteMarkMigration runs migration version (named name) again on databases from which its
+// table and the table's _complete mark were dropped: one without observables, which the migration
+// must mark complete, and one holding obs, which it must leave to the back-fill at Open. Either
+// way the table starts empty.
+func testCompleteMarkMigration(t *testing.T, version int, name, table string, obs stix.Observable) {
+	t.Helper()
 	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := ms[4]
-	if m.version != 5 || m.name != "block_lengths" {
-		t.Fatalf("migration 5 is %d %s", m.version, m.name)
+	m := ms[version-1]
+	if m.version != version || m.name != name {
+		t.Fatalf("migration %d is %d %s", version, m.version, m.name)
 	}
 	for _, tc := range []struct {
 		name     string
@@ -137,7 +146,7 @@ func TestBlockLengthsMigration(t *testing.T) {
 		complete bool
 	}{
 		{"no observables", nil, true},
-		{"observables", []stix.Observable{obs4("198.51.100.7")}, false},
+		{"observables", []stix.Observable{obs}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "renkei.db")
@@ -149,18 +158,19 @@ func TestBlockLengthsMigration(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			execOn(t, path, `DROP TABLE observable_block_lengths`, `DROP TABLE observable_block_lengths_complete`, m.sql)
+			execOn(t, path, `DROP TABLE `+table, `DROP TABLE `+table+`_complete`, m.sql)
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			var n int
-			if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM observable_block_lengths_complete`).Scan(&n); err != nil {
+			var n, rows int
+			if err := db.QueryRowContext(t.Context(), `SELECT (SELECT count(*) FROM `+table+`_complete),
+				(SELECT count(*) FROM `+table+`)`).Scan(&n, &rows); err != nil {
 				t.Fatal(err)
 			}
-			if (n == 1) != tc.complete {
-				t.Errorf("complete: %d rows; want complete %v", n, tc.complete)
+			if (n == 1) != tc.complete || rows != 0 {
+				t.Errorf("complete: %d rows, %d in %s; want complete %v and none", n, rows, table, tc.complete)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -104,48 +103,7 @@ func TestObservableBlocks(t *testing.T) {
 // TestBlocksMigration: migration 0006 marks the table complete in a database without observables,
 // and leaves it to the back-fill in one with observables.
 func TestBlocksMigration(t *testing.T) {
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := ms[5]
-	if m.version != 6 || m.name != "blocks" {
-		t.Fatalf("migration 6 is %d %s", m.version, m.name)
-	}
-	for _, tc := range []struct {
-		name     string
-		obs      []stix.Observable
-		complete bool
-	}{
-		{"no observables", nil, true},
-		{"observables", []stix.Observable{obs4("198.51.100.0/24")}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "renkei.db")
-			s, err := Open(t.Context(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeObservables(t, s, 0, tc.obs)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			execOn(t, path, `DROP TABLE observable_blocks`, `DROP TABLE observable_blocks_complete`, m.sql)
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			var n, blocks int
-			if err := db.QueryRowContext(t.Context(), `SELECT (SELECT count(*) FROM observable_blocks_complete),
-				(SELECT count(*) FROM observable_blocks)`).Scan(&n, &blocks); err != nil {
-				t.Fatal(err)
-			}
-			if (n == 1) != tc.complete || blocks != 0 {
-				t.Errorf("complete: %d rows, %d blocks; want complete %v and no block", n, blocks, tc.complete)
-			}
-		})
-	}
+	testCompleteMarkMigration(t, 6, "blocks", "observable_blocks", obs4("198.51.100.0/24"))
 }
 
 // TestCheckBlocks: Check finds a block the table lacks, a block no form carries, a length the
